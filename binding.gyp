@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "intervmfs",
+      "sources": [
+        "native/addon.cc",
+        "native/memsection_set.cc",
+        "native/channel_table.cc",
+        "native/notifier.cc"
+      ],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,536 @@
+// N-API surface of the addon: a handful of coarse calls over one mapped
+// memsection set (map, format, table operations, ring copies, open counts,
+// waiting flags, notifier). Threading:
+//   - every call here runs on the JavaScript thread and never blocks, except
+//     table operations, which take the cross-peer lock and so run on a libuv
+//     worker thread (AsyncWorker) and resolve a Promise;
+//   - the notifier runs on its own thread and reaches JavaScript only through
+//     a thread-safe function, coalesced so a burst of rings is one callback.
+#include <napi.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <memory>
+
+#include "channel_table.h"
+#include "memsection_set.h"
+#include "notifier.h"
+#include "ring.h"
+
+namespace ivfs {
+namespace {
+
+Napi::Error set_error(Napi::Env env, const SetError &e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, "EIVFS_" + e.code));
+  return err;
+}
+
+std::vector<std::string> string_array(const Napi::Value &v) {
+  std::vector<std::string> out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+Napi::Object geometry_object(Napi::Env env, const Geometry &g) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("capacity", g.capacity);
+  o.Set("controlSize", double(g.control_size));
+  o.Set("dataSize", double(g.data_size));
+  o.Set("ringSize", double(g.ring_size));
+  o.Set("data0Offset", double(g.data_offset[0]));
+  o.Set("data1Offset", double(g.data_offset[1]));
+  o.Set("formattedAtMs", double(g.formatted_at_ms));
+  return o;
+}
+
+uint32_t clamp_add(uint32_t v, int delta) {
+  if (delta < 0 && v < uint32_t(-delta)) return 0;  // a scribbled count never wraps below zero
+  return v + uint32_t(delta);
+}
+
+class TableWorker : public Napi::AsyncWorker {
+ public:
+  using Op = std::function<TableResult()>;
+  TableWorker(Napi::Env env, Op op) : Napi::AsyncWorker(env), op_(std::move(op)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { result_ = op_(); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("errno", -result_.err);
+    o.Set("slot", result_.slot);
+    o.Set("generation", result_.generation);
+    deferred_.Resolve(o);
+  }
+
+ private:
+  Op op_;
+  Napi::Promise::Deferred deferred_;
+  TableResult result_;
+};
+
+class Memsections : public Napi::ObjectWrap<Memsections> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Memsections",
+                       {
+                           InstanceMethod("geometry", &Memsections::Geometry_),
+                           InstanceMethod("attach", &Memsections::Attach),
+                           InstanceMethod("detach", &Memsections::Detach),
+                           InstanceMethod("heartbeat", &Memsections::Heartbeat),
+                           InstanceMethod("sides", &Memsections::Sides),
+                           InstanceMethod("tableVersion", &Memsections::TableVersion),
+                           InstanceMethod("channels", &Memsections::Channels),
+                           InstanceMethod("createChannel", &Memsections::CreateChannel),
+                           InstanceMethod("unlinkChannel", &Memsections::UnlinkChannel),
+                           InstanceMethod("sweep", &Memsections::Sweep),
+                           InstanceMethod("consume", &Memsections::Consume),
+                           InstanceMethod("produce", &Memsections::Produce),
+                           InstanceMethod("endpointState", &Memsections::EndpointState),
+                           InstanceMethod("adjustOpen", &Memsections::AdjustOpen),
+                           InstanceMethod("markEnd", &Memsections::MarkEnd),
+                           InstanceMethod("setWaiting", &Memsections::SetWaiting),
+                           InstanceMethod("startNotifier", &Memsections::StartNotifier),
+                           InstanceMethod("stopNotifier", &Memsections::StopNotifier),
+                           InstanceMethod("close", &Memsections::Close),
+                       });
+  }
+
+  explicit Memsections(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Memsections>(info) {
+    try {
+      set_ = std::make_unique<MemsectionSet>(string_array(info[0]));
+    } catch (const SetError &e) {
+      throw set_error(info.Env(), e);
+    }
+    table_ = std::make_unique<ChannelTable>(*set_, 0);
+  }
+
+  ~Memsections() override { shutdown(); }
+
+ private:
+  // --- helpers -----------------------------------------------------------
+  MemsectionSet &set(Napi::Env env) {
+    if (!set_) throw Napi::Error::New(env, "memsection set is closed");
+    return *set_;
+  }
+  ControlHeader *header(Napi::Env env) { return set(env).header(); }
+  uint32_t peer() const { return 1 - side_; }
+
+  // Entry for an open descriptor, or nullptr when the slot no longer holds
+  // the channel that was opened (only a corrupt or hostile peer does that).
+  ChannelEntry *entry_for(Napi::Env env, const Napi::Value &slot_v, const Napi::Value &gen_v) {
+    uint32_t slot = slot_v.As<Napi::Number>().Uint32Value();
+    uint32_t gen = gen_v.As<Napi::Number>().Uint32Value();
+    if (slot >= set(env).geometry().capacity) return nullptr;
+    ChannelEntry *e = set_->entry(slot);
+    uint32_t state = load_acquire(&e->state);
+    if (load_acquire(&e->generation) != gen || (state != kLive && state != kUnlinked)) return nullptr;
+    return e;
+  }
+  RingView ring(uint32_t direction, uint32_t slot, ChannelEntry *e) const {
+    return RingView{&e->ring[direction], set_->ring_bytes(direction, slot), set_->geometry().ring_size};
+  }
+  void ring_peer() { ring_bell(set_->header()->side[peer()]); }
+  void reset_own_counts() {
+    for (uint32_t i = 0; i < set_->geometry().capacity; i++) {
+      ChannelEntry *e = set_->entry(i);
+      store_release(&e->side_open[side_], 0u);
+      store_release(&e->ring[side_].writers_open, 0u);
+      store_release(&e->ring[side_].producer_waiting, 0u);
+      store_release(&e->ring[peer()].readers_open, 0u);
+      store_release(&e->ring[peer()].consumer_waiting, 0u);
+    }
+  }
+  void shutdown() {
+    if (notifier_) notifier_->stop();
+    notifier_.reset();
+    if (tsfn_) {
+      tsfn_.Release();
+      tsfn_ = Napi::ThreadSafeFunction();
+    }
+  }
+
+  // --- geometry and sides -------------------------------------------------
+  Napi::Value Geometry_(const Napi::CallbackInfo &info) { return geometry_object(info.Env(), set(info.Env()).geometry()); }
+
+  // attach(side, notify, pid, host) -> epoch. Claims a side; the caller has
+  // already checked that no live daemon serves it.
+  Napi::Value Attach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    uint32_t side = info[0].As<Napi::Number>().Uint32Value();
+    if (side >= kSideCount) throw Napi::RangeError::New(env, "side must be 0 (a) or 1 (b)");
+    std::string mode = info[1].As<Napi::String>().Utf8Value();
+    SideState &s = header(env)->side[side];
+    side_ = side;
+    epoch_ = load_acquire(&s.epoch) + 1;
+    table_ = std::make_unique<ChannelTable>(*set_, side_);
+    table_->set_epoch(epoch_);
+    reset_own_counts();  // descriptors of an earlier mount of this side are gone
+    store_release(&s.notify_mode, uint32_t(mode == "futex" ? kNotifyFutex : kNotifyPoll));
+    store_release(&s.pid, info[2].As<Napi::Number>().Uint32Value());
+    std::string host = info[3].As<Napi::String>().Utf8Value().substr(0, sizeof(s.host) - 1);
+    std::memset(s.host, 0, sizeof(s.host));
+    std::memcpy(s.host, host.data(), host.size());
+    store_release(&s.mounted_at_ms, uint64_t(info[4].As<Napi::Number>().DoubleValue()));
+    store_release(&s.epoch, epoch_);
+    store_release(&s.attached, 1u);
+    attached_ = true;
+    ring_peer();
+    return Napi::Number::New(env, epoch_);
+  }
+
+  Napi::Value Detach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!attached_) return env.Undefined();
+    reset_own_counts();
+    store_release(&header(env)->side[side_].attached, 0u);
+    attached_ = false;
+    table_->sweep();
+    ring_peer();  // the peer's waiters re-check: our readers and writers are gone
+    return env.Undefined();
+  }
+
+  Napi::Value Heartbeat(const Napi::CallbackInfo &info) {
+    __atomic_add_fetch(&header(info.Env())->side[side_].heartbeat, 1, __ATOMIC_RELEASE);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Sides(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, kSideCount);
+    for (uint32_t i = 0; i < kSideCount; i++) {
+      const SideState &s = header(env)->side[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("attached", load_acquire(&s.attached) == 1);
+      o.Set("epoch", load_acquire(&s.epoch));
+      o.Set("heartbeat", double(load_acquire(&s.heartbeat)));
+      o.Set("pid", load_acquire(&s.pid));
+      o.Set("notify", load_acquire(&s.notify_mode) == kNotifyFutex ? "futex" : "poll");
+      o.Set("mountedAtMs", double(load_acquire(&s.mounted_at_ms)));
+      char host[sizeof(s.host) + 1] = {0};
+      std::memcpy(host, s.host, sizeof(s.host));
+      o.Set("host", std::string(host, strnlen(host, sizeof(s.host))));
+      o.Set("bellsRung", double(load_acquire(&s.bells_rung)));
+      out.Set(i, o);
+    }
+    return out;
+  }
+
+  // --- channel table ------------------------------------------------------
+  Napi::Value TableVersion(const Napi::CallbackInfo &info) {
+    return Napi::Number::New(info.Env(), double(load_acquire(&header(info.Env())->table_version)));
+  }
+
+  Napi::Value Channels(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::vector<ChannelInfo> list = table_->list();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) {
+      const ChannelInfo &c = list[i];
+      const ChannelEntry *e = set(env).entry(c.slot);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("slot", c.slot);
+      o.Set("generation", c.generation);
+      o.Set("state", c.state == kLive ? "live" : c.state == kUnlinked ? "unlinked" : "corrupt");
+      o.Set("name", c.name);
+      o.Set("mode", c.mode);
+      o.Set("uid", c.uid);
+      o.Set("gid", c.gid);
+      o.Set("ctimeMs", double(c.ctime_ms));
+      o.Set("corrupt", c.corrupt);
+      if (c.corrupt) o.Set("why", c.why);
+      Napi::Array open = Napi::Array::New(env, kSideCount);
+      Napi::Array rings = Napi::Array::New(env, kSideCount);
+      for (uint32_t d = 0; d < kSideCount; d++) {
+        open.Set(d, load_acquire(&e->side_open[d]));
+        const RingState &r = e->ring[d];
+        Napi::Object ro = Napi::Object::New(env);
+        ro.Set("head", double(load_acquire(&r.head)));
+        ro.Set("tail", double(load_acquire(&r.tail)));
+        ro.Set("writersOpen", load_acquire(&r.writers_open));
+        ro.Set("readersOpen", load_acquire(&r.readers_open));
+        ro.Set("writeOps", double(load_acquire(&r.write_ops)));
+        ro.Set("readOps", double(load_acquire(&r.read_ops)));
+        rings.Set(d, ro);
+      }
+      o.Set("sideOpen", open);
+      o.Set("rings", rings);
+      out.Set(i, o);
+    }
+    return out;
+  }
+
+  Napi::Value CreateChannel(const Napi::CallbackInfo &info) {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    uint32_t mode = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t uid = info[2].As<Napi::Number>().Uint32Value();
+    uint32_t gid = info[3].As<Napi::Number>().Uint32Value();
+    uint64_t now = uint64_t(info[4].As<Napi::Number>().DoubleValue());
+    ChannelTable *t = table_.get();
+    auto *w = new TableWorker(info.Env(), [=] { return t->create(name, mode, uid, gid, now); });
+    w->Queue();
+    return w->promise();
+  }
+
+  Napi::Value UnlinkChannel(const Napi::CallbackInfo &info) {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    ChannelTable *t = table_.get();
+    auto *w = new TableWorker(info.Env(), [=] { return t->unlink(name); });
+    w->Queue();
+    return w->promise();
+  }
+
+  Napi::Value Sweep(const Napi::CallbackInfo &info) {
+    ChannelTable *t = table_.get();
+    auto *w = new TableWorker(info.Env(), [=] { return TableResult{t->sweep()}; });
+    w->Queue();
+    return w->promise();
+  }
+
+  // --- data path ------------------------------------------------------------
+  // consume(slot, gen, buffer, length) -> bytes copied (0 when empty) or -EIO.
+  // `buffer` is the FUSE request buffer itself: the bytes go from the ring
+  // straight into it, with no copy through JavaScript.
+  Napi::Value Consume(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    ChannelEntry *e = entry_for(env, info[0], info[1]);
+    if (!e) return Napi::Number::New(env, -EIO);
+    Napi::Buffer<uint8_t> buf = info[2].As<Napi::Buffer<uint8_t>>();
+    uint64_t len = std::min<uint64_t>(info[3].As<Napi::Number>().Int64Value(), buf.Length());
+    uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+    RingState &r = e->ring[peer()];
+    int64_t n = ring_consume(ring(peer(), slot, e), buf.Data(), len);
+    if (n < 0) return Napi::Number::New(env, -EIO);
+    if (n > 0) {
+      store_relaxed(&r.read_ops, load_relaxed(&r.read_ops) + 1);
+      full_fence();
+      if (load_relaxed(&r.producer_waiting)) ring_peer();
+    }
+    return Napi::Number::New(env, double(n));
+  }
+
+  // produce(slot, gen, buffer, length, minLength) -> bytes copied (0 when
+  // fewer than minLength fit) or -EIO.
+  Napi::Value Produce(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    ChannelEntry *e = entry_for(env, info[0], info[1]);
+    if (!e) return Napi::Number::New(env, -EIO);
+    Napi::Buffer<uint8_t> buf = info[2].As<Napi::Buffer<uint8_t>>();
+    uint64_t len = std::min<uint64_t>(info[3].As<Napi::Number>().Int64Value(), buf.Length());
+    uint64_t min_len = info[4].As<Napi::Number>().Int64Value();
+    uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+    RingState &r = e->ring[side_];
+    int64_t n = ring_produce(ring(side_, slot, e), buf.Data(), len, min_len);
+    if (n < 0) return Napi::Number::New(env, -EIO);
+    if (n > 0) {
+      store_relaxed(&r.write_ops, load_relaxed(&r.write_ops) + 1);
+      full_fence();
+      if (load_relaxed(&r.consumer_waiting)) ring_peer();
+    }
+    return Napi::Number::New(env, double(n));
+  }
+
+  // endpointState(slot, gen, out: Float64Array(9)) -> true, or false when the
+  // slot no longer holds the channel or its indices are corrupt. Fills:
+  // [inFill, writersOpen, writerOpens, eofMark, outSpace, readersOpen,
+  //  readerOpens, epipeMark, peerAttached]. A typed array keeps this
+  // allocation-free on the wait path.
+  Napi::Value EndpointState(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    ChannelEntry *e = entry_for(env, info[0], info[1]);
+    if (!e) return Napi::Boolean::New(env, false);
+    Napi::Float64Array out = info[2].As<Napi::Float64Array>();
+    if (out.ElementLength() < 9) throw Napi::RangeError::New(env, "endpointState needs 9 slots");
+    uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+    const RingState &in = e->ring[peer()], &outr = e->ring[side_];
+    // Open counts first, ring indices after: the peer publishes its last
+    // bytes before it lowers its count, so with acquire loads in this order a
+    // zero count is never paired with a fill level older than those bytes
+    // (which would turn data still in flight into a false EOF).
+    out[1] = load_acquire(&in.writers_open);
+    out[2] = load_acquire(&in.writer_opens);
+    out[3] = load_acquire(&in.eof_mark);
+    out[5] = load_acquire(&outr.readers_open);
+    out[6] = load_acquire(&outr.reader_opens);
+    out[7] = load_acquire(&outr.epipe_mark);
+    out[8] = load_acquire(&set_->header()->side[peer()].attached);
+    int64_t in_fill = ring_fill(ring(peer(), slot, e));
+    int64_t out_fill = ring_fill(ring(side_, slot, e));
+    if (in_fill < 0 || out_fill < 0) return Napi::Boolean::New(env, false);
+    out[0] = double(in_fill);
+    out[4] = double(set_->geometry().ring_size - uint64_t(out_fill));
+    return Napi::Boolean::New(env, true);
+  }
+
+  // adjustOpen(slot, gen, reading, writing, delta): this side's open counts.
+  Napi::Value AdjustOpen(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    ChannelEntry *e = entry_for(env, info[0], info[1]);
+    if (!e) return Napi::Boolean::New(env, false);
+    bool reading = info[2].As<Napi::Boolean>(), writing = info[3].As<Napi::Boolean>();
+    int delta = info[4].As<Napi::Number>().Int32Value();
+    store_release(&e->side_open[side_], clamp_add(load_acquire(&e->side_open[side_]), delta));
+    if (reading) {
+      RingState &in = e->ring[peer()];
+      store_release(&in.readers_open, clamp_add(load_acquire(&in.readers_open), delta));
+      if (delta > 0) store_release(&in.reader_opens, load_acquire(&in.reader_opens) + 1);
+    }
+    if (writing) {
+      RingState &out = e->ring[side_];
+      store_release(&out.writers_open, clamp_add(load_acquire(&out.writers_open), delta));
+      if (delta > 0) store_release(&out.writer_opens, load_acquire(&out.writer_opens) + 1);
+    }
+    ring_peer();  // opens and closes decide the peer's EOF and EPIPE
+    return Napi::Boolean::New(env, true);
+  }
+
+  // markEnd(slot, gen, eofMark, epipeMark): records, in this side's fields,
+  // the open counters at which our readers saw EOF and our writers EPIPE, so
+  // that later openers wait for a new peer instead of ending at once.
+  Napi::Value MarkEnd(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    ChannelEntry *e = entry_for(env, info[0], info[1]);
+    if (!e) return Napi::Boolean::New(env, false);
+    if (!info[2].IsUndefined()) store_release(&e->ring[peer()].eof_mark, info[2].As<Napi::Number>().Uint32Value());
+    if (!info[3].IsUndefined()) store_release(&e->ring[side_].epipe_mark, info[3].As<Napi::Number>().Uint32Value());
+    return Napi::Boolean::New(env, true);
+  }
+
+  // setWaiting(slot, gen, readerWaits, writerWaits): announces that this
+  // side sleeps until the peer produces (reader) or consumes (writer). The
+  // caller re-checks the ring after this call: the fence pairs with the one
+  // in produce/consume so that either we see the progress or the peer sees
+  // the flag and rings.
+  Napi::Value SetWaiting(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    ChannelEntry *e = entry_for(env, info[0], info[1]);
+    if (!e) return Napi::Boolean::New(env, false);
+    store_relaxed(&e->ring[peer()].consumer_waiting, info[2].As<Napi::Boolean>().Value() ? 1u : 0u);
+    store_relaxed(&e->ring[side_].producer_waiting, info[3].As<Napi::Boolean>().Value() ? 1u : 0u);
+    full_fence();
+    return Napi::Boolean::New(env, true);
+  }
+
+  // --- notifier ---------------------------------------------------------------
+  Napi::Value StartNotifier(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (notifier_) throw Napi::Error::New(env, "notifier already running");
+    std::string mode = info[0].As<Napi::String>().Utf8Value();
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "intervmfs-notifier", 0, 1);
+    queued_ = std::make_shared<std::atomic<bool>>(false);
+    auto queued = queued_;
+    Napi::ThreadSafeFunction tsfn = tsfn_;
+    notifier_ = std::make_unique<Notifier>(header(env)->side[side_], mode == "futex" ? kNotifyFutex : kNotifyPoll, [tsfn, queued]() mutable {
+      // One callback in flight at a time: JavaScript re-checks every waiter
+      // anyway, so further rings before it runs add nothing.
+      if (queued->exchange(true)) return;
+      tsfn.NonBlockingCall([queued](Napi::Env, Napi::Function js) {
+        queued->store(false);
+        js.Call({});
+      });
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value StopNotifier(const Napi::CallbackInfo &info) {
+    shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    shutdown();
+    table_.reset();
+    set_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<MemsectionSet> set_;
+  std::unique_ptr<ChannelTable> table_;
+  std::unique_ptr<Notifier> notifier_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::shared_ptr<std::atomic<bool>> queued_;
+  uint32_t side_ = 0;
+  uint32_t epoch_ = 0;
+  bool attached_ = false;
+};
+
+// format(paths, capacity, force) -> geometry
+Napi::Value Format(const Napi::CallbackInfo &info) {
+  try {
+    return geometry_object(info.Env(), MemsectionSet::format(string_array(info[0]), info[1].As<Napi::Number>().Uint32Value(),
+                                                             info[2].As<Napi::Boolean>().Value()));
+  } catch (const SetError &e) {
+    throw set_error(info.Env(), e);
+  }
+}
+
+// planFiles(capacity, dataSize) / planRegion(capacity, regionSize) -> geometry
+Napi::Value PlanFiles(const Napi::CallbackInfo &info) {
+  try {
+    return geometry_object(info.Env(), MemsectionSet::plan_files(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value()));
+  } catch (const SetError &e) {
+    throw set_error(info.Env(), e);
+  }
+}
+Napi::Value PlanRegion(const Napi::CallbackInfo &info) {
+  try {
+    return geometry_object(info.Env(), MemsectionSet::plan_region(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value()));
+  } catch (const SetError &e) {
+    throw set_error(info.Env(), e);
+  }
+}
+
+Napi::Value CheckName(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), -ChannelTable::check_name(info[0].As<Napi::String>().Utf8Value()));
+}
+
+}  // namespace
+}  // namespace ivfs
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace ivfs;
+  exports.Set("Memsections", Memsections::Define(env));
+  exports.Set("format", Napi::Function::New(env, Format));
+  exports.Set("planFiles", Napi::Function::New(env, PlanFiles));
+  exports.Set("planRegion", Napi::Function::New(env, PlanRegion));
+  exports.Set("checkName", Napi::Function::New(env, CheckName));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("layoutVersion", kLayoutVersion);
+  c.Set("nameMax", kNameMax);
+  c.Set("pipeBuf", kPipeBuf);
+  c.Set("minRingSize", kMinRingSize);
+  c.Set("maxChannels", kMaxChannels);
+  exports.Set("constants", c);
+  // Field offsets, for the tests that scribble on a control memsection and
+  // for `intervmfs check`: nobody outside this addon hard-codes an offset.
+  Napi::Object l = Napi::Object::New(env);
+  l.Set("tableOffset", double(kTableOffset));
+  l.Set("entrySize", double(sizeof(ChannelEntry)));
+  l.Set("magic", double(offsetof(ControlHeader, magic)));
+  l.Set("layoutVersion", double(offsetof(ControlHeader, layout_version)));
+  l.Set("channelCapacity", double(offsetof(ControlHeader, channel_capacity)));
+  l.Set("headerCheck", double(offsetof(ControlHeader, header_check)));
+  l.Set("tableLock", double(offsetof(ControlHeader, table_lock)));
+  l.Set("sideState", double(offsetof(ControlHeader, side)));
+  l.Set("sideStateSize", double(sizeof(SideState)));
+  l.Set("sideAttached", double(offsetof(SideState, attached)));
+  l.Set("sideEpoch", double(offsetof(SideState, epoch)));
+  l.Set("sideHeartbeat", double(offsetof(SideState, heartbeat)));
+  l.Set("entryState", double(offsetof(ChannelEntry, state)));
+  l.Set("entryGeneration", double(offsetof(ChannelEntry, generation)));
+  l.Set("entryName", double(offsetof(ChannelEntry, name)));
+  l.Set("entrySideOpen", double(offsetof(ChannelEntry, side_open)));
+  l.Set("entryRing", double(offsetof(ChannelEntry, ring)));
+  l.Set("ringStateSize", double(sizeof(RingState)));
+  l.Set("ringHead", double(offsetof(RingState, head)));
+  l.Set("ringTail", double(offsetof(RingState, tail)));
+  l.Set("ringWritersOpen", double(offsetof(RingState, writers_open)));
+  l.Set("ringReadersOpen", double(offsetof(RingState, readers_open)));
+  exports.Set("layout", l);
+  return exports;
+}
+
+NODE_API_MODULE(intervmfs, Init)

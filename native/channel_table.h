@@ -1,0 +1,76 @@
+// The channel table: named channels created and removed by either side,
+// guarded by a cross-peer lock that lives in the control memsection.
+//
+// The lock works between VMs (plain atomics, no kernel help) and recovers
+// when its holder died: the owner word names the side and the epoch of the
+// mount that took it, so a lock held by an earlier incarnation of a side, by
+// a side that detached, or by a side whose heartbeat stopped, is taken over.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "memsection_set.h"
+
+namespace ivfs {
+
+struct ChannelInfo {
+  uint32_t slot;
+  uint32_t generation;
+  uint32_t state;
+  uint32_t mode, uid, gid;
+  uint64_t ctime_ms;
+  std::string name;
+  bool corrupt;  // the entry could not be read safely; `why` says what
+  std::string why;
+};
+
+// Result of a table operation: 0 or a negative errno (EEXIST, ENOSPC,
+// ENOENT, ENAMETOOLONG, EINVAL, EBUSY when the lock cannot be had).
+struct TableResult {
+  int err = 0;
+  uint32_t slot = 0;
+  uint32_t generation = 0;
+};
+
+inline uint64_t lock_owner(uint32_t side, uint32_t epoch) { return (uint64_t(epoch) << 8) | (side + 1); }
+
+class ChannelTable {
+ public:
+  ChannelTable(MemsectionSet &set, uint32_t side) : set_(set), side_(side) {}
+
+  void set_epoch(uint32_t epoch) { epoch_ = epoch; }
+
+  // Validates a channel name: 1..kNameMax bytes, no '/', not "." or "..".
+  static int check_name(const std::string &name);
+
+  TableResult create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms);
+  TableResult unlink(const std::string &name);
+  // Frees unlinked entries that no side holds open any more.
+  int sweep();
+
+  // Reads the whole table without the lock (entries are re-validated by
+  // readers of each field); corrupt entries are returned flagged.
+  std::vector<ChannelInfo> list() const;
+  ChannelInfo read_entry(uint32_t slot) const;
+
+  // Lock timing, exposed for tests: the peer is declared dead when its
+  // heartbeat has not moved for `stale_ms`; acquisition gives up after
+  // `give_up_ms`.
+  uint32_t stale_ms = 2000;
+  uint32_t give_up_ms = 5000;
+
+ private:
+  bool acquire();
+  void release();
+  void sweep_locked();
+
+  MemsectionSet &set_;
+  uint32_t side_;
+  uint32_t epoch_ = 0;
+  std::mutex local_;  // serializes this process's own threads first
+};
+
+}  // namespace ivfs

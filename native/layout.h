@@ -1,0 +1,155 @@
+// The one definition of the shared-memory layout of an intervmfs memsection set.
+//
+// Both peers map the same bytes; this header is the contract between them,
+// mirrored in prose by docs/LAYOUT.md (keep the two in step). Every field says
+// which side writes it. Nothing outside native/ knows an offset: TypeScript
+// asks the addon.
+//
+// Rules that keep the peer untrusted:
+//  - a side writes only the fields marked with its own role (producer or
+//    consumer of a ring, or its own SideState); fields of the channel table
+//    are written only under the table lock;
+//  - whatever is read from shared memory is read once into a local, checked,
+//    and only the local copy is used (see ring.h, table.cc);
+//  - sizes and offsets that decide where memory is touched come from the
+//    header as validated at mount time and cached locally, never re-read.
+//
+// All multi-byte fields are little-endian (x86-64, arm64); the layout is
+// naturally aligned and padded explicitly so that C++ compilers on both
+// sides agree.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ivfs {
+
+constexpr uint64_t kMagic = 0x31534654564e4949ull;  // "IINVTFS1" read as bytes
+constexpr uint32_t kLayoutVersion = 1;
+
+constexpr uint32_t kSideCount = 2;       // side a = 0, side b = 1
+constexpr uint32_t kNameMax = 63;        // bytes of a channel name, without NUL
+constexpr uint32_t kPipeBuf = 4096;      // writes up to this size are atomic
+constexpr uint32_t kMinRingSize = 8192;  // room for two atomic writes
+constexpr uint32_t kMaxChannels = 4096;
+constexpr uint64_t kPage = 4096;
+
+// Channel table entry states.
+enum ChannelState : uint32_t {
+  kFree = 0,      // slot unused
+  kLive = 1,      // named channel, visible in both mounts
+  kUnlinked = 2,  // name removed; open descriptors still use the rings
+};
+
+// Which notifier a side uses to sleep; recorded so that a peer (and status)
+// can see it. The waker does not need to know: it always bumps the bell and
+// calls FUTEX_WAKE only when the sleeper said it uses futex.
+enum NotifyMode : uint32_t {
+  kNotifyPoll = 0,
+  kNotifyFutex = 1,
+};
+
+// Per-side liveness and wake-up state. Written by the side it describes,
+// except `bell`, which the peer increments to wake this side.
+struct alignas(64) SideState {
+  uint32_t attached;        // 1 while a daemon serves this side
+  uint32_t epoch;           // incremented at every mount of this side
+  uint64_t heartbeat;       // incremented by the serving daemon every 250 ms
+  uint32_t pid;             // pid of the daemon in its own kernel (info only)
+  uint32_t notify_mode;     // NotifyMode the side sleeps with
+  uint64_t mounted_at_ms;   // wall clock at mount (info only)
+  char host[32];            // hostname of the daemon, NUL-terminated (info only)
+  // Written by the PEER: incremented (release) after it made progress this
+  // side may be waiting for. The futex word when notify_mode is futex.
+  alignas(64) uint32_t bell;
+  uint32_t pad0;
+  uint64_t bells_rung;      // written by the peer: statistics
+  uint8_t pad1[48];
+};
+static_assert(sizeof(SideState) == 128, "SideState layout");
+
+// One direction of one channel: a single-producer single-consumer byte ring.
+// head and tail are free-running byte counters; head - tail is the fill level
+// and must never exceed the ring size. Producer and consumer fields live on
+// separate cache lines so the two sides do not false-share.
+struct alignas(64) RingState {
+  // --- written by the producer side only ---
+  uint64_t head;            // bytes ever produced (release after the copy)
+  uint32_t writers_open;    // descriptors of the producer side open for write
+  uint32_t writer_opens;    // opens for write ever (EOF bookkeeping, wraps)
+  uint32_t producer_waiting;  // 1 while a writer waits for space
+  uint32_t epipe_mark;      // reader_opens value at which writers saw EPIPE
+  uint64_t write_ops;       // statistics
+  uint8_t pad0[32];
+  // --- written by the consumer side only ---
+  alignas(64) uint64_t tail;  // bytes ever consumed (release after the copy)
+  uint32_t readers_open;      // descriptors of the consumer side open for read
+  uint32_t reader_opens;      // opens for read ever (EPIPE bookkeeping, wraps)
+  uint32_t consumer_waiting;  // 1 while a reader waits for data
+  uint32_t eof_mark;          // writer_opens value at which readers saw EOF
+  uint64_t read_ops;          // statistics
+  uint8_t pad1[32];
+};
+static_assert(sizeof(RingState) == 128, "RingState layout");
+
+// One named channel. Identity fields are written under the table lock only.
+struct alignas(64) ChannelEntry {
+  uint32_t state;           // ChannelState (table lock)
+  uint32_t generation;      // bumped at every create (table lock)
+  uint32_t mode;            // permission bits from mknod (table lock)
+  uint32_t uid;             // owner from mknod (table lock)
+  uint32_t gid;             // group from mknod (table lock)
+  uint32_t pad0;
+  uint64_t ctime_ms;        // creation time (table lock)
+  char name[kNameMax + 1];  // NUL-terminated (table lock)
+  uint32_t side_open[kSideCount];  // open descriptors, each written by its side
+  uint8_t pad1[24];
+  // ring[0] carries side a -> side b in data memsection 0;
+  // ring[1] carries side b -> side a in data memsection 1.
+  RingState ring[kSideCount];
+};
+static_assert(sizeof(ChannelEntry) == 128 + 2 * sizeof(RingState), "ChannelEntry layout");
+
+// The control memsection starts with this header, then the channel table.
+struct alignas(64) ControlHeader {
+  // --- written once by `format`, read-only afterwards ---
+  uint64_t magic;             // kMagic
+  uint32_t layout_version;    // kLayoutVersion
+  uint32_t channel_capacity;  // number of ChannelEntry slots
+  uint64_t control_size;      // bytes of the control memsection
+  uint64_t data_size;         // bytes of EACH data memsection
+  uint64_t ring_size;         // bytes of one channel's ring slice
+  uint64_t data_offset[kSideCount];  // where data0/data1 start: 0 for separate
+                                     // files, else offset in the one region
+  uint64_t formatted_at_ms;
+  uint64_t header_check;      // FNV-1a of the bytes above: detects corruption
+  uint8_t pad0[64 - 8 - 8];
+  // --- the cross-peer table lock (see lock.h) ---
+  alignas(64) uint64_t table_lock;  // 0 free, else lock_owner(side, epoch)
+  uint64_t table_version;     // bumped under the lock at every table change
+  uint8_t pad1[48];
+  SideState side[kSideCount];
+};
+
+constexpr uint64_t kTableOffset = 4096;  // channel table starts one page in
+static_assert(sizeof(ControlHeader) <= kTableOffset, "header fits its page");
+static_assert(offsetof(ControlHeader, header_check) == 64, "header check covers 64 bytes");
+
+inline uint64_t control_size_for(uint32_t capacity) {
+  uint64_t raw = kTableOffset + uint64_t(capacity) * sizeof(ChannelEntry);
+  return (raw + kPage - 1) / kPage * kPage;
+}
+
+// FNV-1a over the immutable part of the header (everything before
+// header_check), so a scribbled size or capacity is caught at mount.
+inline uint64_t header_checksum(const ControlHeader &h) {
+  const uint8_t *p = reinterpret_cast<const uint8_t *>(&h);
+  uint64_t x = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < offsetof(ControlHeader, header_check); i++) {
+    x ^= p[i];
+    x *= 0x100000001b3ull;
+  }
+  return x;
+}
+
+}  // namespace ivfs

@@ -1,0 +1,90 @@
+#include "notifier.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <climits>
+
+#include "ring.h"
+
+namespace ivfs {
+namespace {
+
+constexpr long kTickMs = 200;
+
+long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *timeout) {
+  // Not FUTEX_PRIVATE: the word is in a MAP_SHARED mapping used by another
+  // process, and the kernel keys shared futexes by the backing page.
+  return syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+void ring_bell(SideState &side) {
+  __atomic_add_fetch(&side.bell, 1, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&side.bells_rung, 1, __ATOMIC_RELAXED);
+  if (load_acquire(&side.notify_mode) == kNotifyFutex) futex(&side.bell, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+Notifier::Notifier(SideState &mine, NotifyMode mode, std::function<void()> on_ring)
+    : mine_(mine), mode_(mode), on_ring_(std::move(on_ring)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Notifier::~Notifier() { stop(); }
+
+void Notifier::stop() {
+  if (stopping_.exchange(true)) return;
+  // Wake our own sleep so the thread sees the stop at once.
+  __atomic_add_fetch(&mine_.bell, 1, __ATOMIC_RELEASE);
+  futex(&mine_.bell, FUTEX_WAKE, INT_MAX, nullptr);
+  if (thread_.joinable()) thread_.join();
+}
+
+// Returns true when the bell moved away from `seen`, false on a tick.
+bool Notifier::wait_for_change(uint32_t seen) {
+  if (mode_ == kNotifyFutex) {
+    struct timespec ts = {0, kTickMs * 1000000};
+    futex(&mine_.bell, FUTEX_WAIT, seen, &ts);  // returns at once if the bell already moved
+    return load_acquire(&mine_.bell) != seen;
+  }
+  // poll: spin ~20 us for latency, then sleep with exponential back-off so an
+  // idle mount costs little CPU.
+  for (int i = 0; i < 2000; i++) {
+    if (load_acquire(&mine_.bell) != seen) return true;
+    cpu_relax();
+  }
+  long slept_us = 0, nap_us = 20;
+  while (slept_us < kTickMs * 1000) {
+    struct timespec ts = {0, nap_us * 1000};
+    nanosleep(&ts, nullptr);
+    slept_us += nap_us;
+    if (load_acquire(&mine_.bell) != seen) return true;
+    if (nap_us < 1000) nap_us *= 2;
+  }
+  return false;
+}
+
+void Notifier::run() {
+  uint32_t seen = load_acquire(&mine_.bell);
+  while (!stopping_.load()) {
+    if (wait_for_change(seen)) {
+      // Read the bell before calling out: a ring that lands after this load
+      // changes the word again and is caught by the next wait.
+      seen = load_acquire(&mine_.bell);
+      if (!stopping_.load()) on_ring_();
+    }
+  }
+}
+
+}  // namespace ivfs

@@ -1,0 +1,137 @@
+// Command-line entry: parses with commander, turns UserErrors into a clear
+// message and a non-zero exit, everything else into a bug report.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import path from 'path';
+import { UserError } from '../errors';
+import { createLogger } from '../log';
+import { defaultMemsectionDir, locateMemsections } from '../memsections/locate';
+import { formatMemsections, FORMAT_DEFAULTS } from '../memsections/format';
+import { openMemsections } from '../memsections/open';
+import { formatSize, parseSize } from '../memsections/sizes';
+import { collectStatus, renderStatus } from '../memsections/status';
+import { reportToParent, startBackground } from '../daemon/background';
+import { logPath } from '../daemon/registry';
+import { serveForeground, Side } from '../daemon/serve';
+import { unmount } from '../daemon/unmount';
+import { NotifyMode } from '../native';
+
+const MEMSECTIONS_HELP = `memsection set: a folder with control, data0 and data1; one file or region (e.g. /sys/bus/pci/devices/<bdf>/resource2); or ivshmem[:<bdf>] (default: ${path.relative(process.cwd(), defaultMemsectionDir) || '.'})`;
+
+function intOption(min: number, max: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function sizeOption(value: string): number {
+  try {
+    return parseSize(value, 'size');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('intervmfs')
+    .description('Named FIFO channels between virtual machines over shared memory, as a FUSE filesystem')
+    .version(require('../../../package.json').version)
+    .showHelpAfterError();
+
+  program
+    .command('format')
+    .description('create (for a folder) and format a memsection set: a header and an empty channel table')
+    .option('--memsections <path>', MEMSECTIONS_HELP)
+    .addOption(new Option('--channels <n>', 'channel capacity').argParser(intOption(1, 4096)).default(FORMAT_DEFAULTS.channels))
+    .addOption(
+      new Option('--data-size <size>', 'size of each data memsection (folder sets only; a region is carved by its own size)')
+        .argParser(sizeOption)
+        .default(FORMAT_DEFAULTS.dataSize, formatSize(FORMAT_DEFAULTS.dataSize)),
+    )
+    .option('--force', 'erase and reformat a set that is already formatted', false)
+    .action((o: { memsections?: string; channels: number; dataSize: number; force: boolean }) => {
+      const spec = locateMemsections(o.memsections, { forFormat: true });
+      const g = formatMemsections(spec, { channels: o.channels, dataSize: o.dataSize, force: o.force });
+      console.log(
+        `formatted ${spec.given}: ${g.capacity} channels, ring of ${formatSize(g.ringSize)} per channel and direction, ` +
+          `control ${formatSize(g.controlSize)}, data memsections ${formatSize(g.dataSize)} each`,
+      );
+    });
+
+  program
+    .command('mount')
+    .description('mount one side of a memsection set; returns once ready and serves in the background')
+    .argument('<mountpoint>', 'empty directory to mount on')
+    .option('--memsections <path>', MEMSECTIONS_HELP)
+    .addOption(new Option('--side <side>', 'which side this mount is').choices(['a', 'b']).makeOptionMandatory())
+    .addOption(new Option('--notify <mode>', 'how a waiting side is woken: futex (one kernel) or poll (anything sharing memory)').choices(['futex', 'poll']).default('futex'))
+    .option('--foreground', 'stay attached to the terminal; unmount on Ctrl-C or SIGTERM', false)
+    .option('--log <file>', 'log file of the background daemon (default: in the runtime folder)')
+    .action(async (mountpoint: string, o: { memsections?: string; side: Side; notify: NotifyMode; foreground: boolean; log?: string }) => {
+      const logFile = path.resolve(o.log ?? logPath(mountpoint));
+      if (!o.foreground) {
+        // Check what can be checked here, so mistakes are reported without a daemon.
+        locateMemsections(o.memsections);
+        const args = ['mount', mountpoint, '--side', o.side, '--notify', o.notify];
+        if (o.memsections) args.push('--memsections', o.memsections);
+        require('fs').mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
+        const pid = await startBackground(args, logFile);
+        console.log(`mounted ${mountpoint} (side ${o.side}, notify ${o.notify}); daemon pid ${pid}, log ${logFile}`);
+        return;
+      }
+      const log = createLogger();
+      try {
+        await serveForeground(
+          { mountpoint, spec: locateMemsections(o.memsections), side: o.side, notify: o.notify, log, logFile },
+          () => reportToParent('ready'),
+        );
+      } catch (err) {
+        if (err instanceof UserError) reportToParent(`error: ${err.message}`);
+        throw err;
+      }
+    });
+
+  program
+    .command('unmount')
+    .alias('umount')
+    .description('stop the daemon of a mount point and unmount it')
+    .argument('<mountpoint>')
+    .option('--force', 'unmount even while channels are open (their readers and writers get errors)', false)
+    .action(async (mountpoint: string, o: { force: boolean }) => {
+      console.log(await unmount(mountpoint, o.force));
+    });
+
+  program
+    .command('status')
+    .description('show the sides attached, the channels and the bytes they moved')
+    .option('--memsections <path>', MEMSECTIONS_HELP)
+    .option('--json', 'print JSON instead of text', false)
+    .action(async (o: { memsections?: string; json: boolean }) => {
+      const spec = locateMemsections(o.memsections);
+      const ms = openMemsections(spec);
+      try {
+        const report = await collectStatus(ms, spec.given);
+        console.log(o.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+      } finally {
+        ms.close();
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof UserError) {
+      console.error(`intervmfs: ${err.message}`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    console.error('intervmfs: unexpected failure (a bug; please report it with this trace):');
+    console.error(err);
+    process.exitCode = 70;
+  }
+}

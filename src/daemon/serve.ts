@@ -1,0 +1,180 @@
+// One side of a channel set, served in the foreground: attach to the
+// memsections, mount the filesystem, keep the heartbeat, and on SIGINT or
+// SIGTERM answer every waiting request, unmount and detach.
+//
+// Threads: the JavaScript thread runs every FUSE operation (fuse-native
+// hands them over from its worker threads) and all channel logic; the
+// notifier thread (native) only turns rings of our bell into a callback.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import Fuse from 'fuse-native';
+import { Memsections, NotifyMode } from '../native';
+import { Errno } from '../errno';
+import { UserError } from '../errors';
+import { Logger } from '../log';
+import { ChannelService } from '../channel/channel-service';
+import { Directory } from '../fs/directory';
+import { buildOperations } from '../fs/operations';
+import { MemsectionSpec } from '../memsections/locate';
+import { openMemsections } from '../memsections/open';
+import { isMounted, removeRecord, writeRecord } from './registry';
+
+export type Side = 'a' | 'b';
+
+export interface ServeOptions {
+  mountpoint: string;
+  spec: MemsectionSpec;
+  side: Side;
+  notify: NotifyMode;
+  log: Logger;
+  logFile: string;
+}
+
+const HEARTBEAT_MS = 250;
+/** A side whose heartbeat did not move for this long is taken to be dead. */
+export const PEER_STALE_MS = 1000;
+
+// SIGUSR2: Node owns SIGUSR1 (inspector). libfuse sends this signal to the
+// worker thread serving an interrupted request (see patches/).
+const FUSE_OPTIONS = [
+  'fsname=intervmfs',
+  'subtype=intervmfs',
+  'direct_io',
+  'intr',
+  'intr_signal=12',
+  'big_writes',
+  'max_write=131072',
+  'max_read=131072',
+  'entry_timeout=0',
+  'attr_timeout=0',
+  'negative_timeout=0',
+  'default_permissions',
+  'allow_other',
+];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Refuses to claim a side that a live daemon serves (its heartbeat moves). */
+async function checkSideFree(ms: Memsections, side: Side): Promise<void> {
+  const index = side === 'a' ? 0 : 1;
+  const before = ms.sides()[index];
+  if (!before.attached) return;
+  await sleep(PEER_STALE_MS);
+  const after = ms.sides()[index];
+  if (after.attached && after.heartbeat !== before.heartbeat) {
+    throw new UserError(
+      `side ${side} of this memsection set is already served by pid ${after.pid} on ${after.host || 'an unknown host'}; ` +
+        `mount the other side, or unmount that one first`,
+    );
+  }
+}
+
+function checkMountpoint(mountpoint: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(mountpoint);
+  } catch {
+    throw new UserError(`mount point ${mountpoint} does not exist; create it with mkdir -p ${mountpoint}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`mount point ${mountpoint} is not a directory`);
+  if (isMounted(mountpoint)) throw new UserError(`mount point ${mountpoint} is busy: intervmfs is already mounted there`);
+}
+
+export class Daemon {
+  private ms?: Memsections;
+  private fuse?: Fuse;
+  private channels?: ChannelService;
+  private timer?: NodeJS.Timeout;
+  private stopping?: Promise<void>;
+
+  constructor(private readonly opts: ServeOptions) {}
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    const mountpoint = path.resolve(opts.mountpoint);
+    checkMountpoint(mountpoint);
+    const ms = openMemsections(opts.spec);
+    this.ms = ms;
+    try {
+      await checkSideFree(ms, opts.side);
+      const sideIndex = opts.side === 'a' ? 0 : 1;
+      const epoch = ms.attach(sideIndex, opts.notify, process.pid, os.hostname(), Date.now());
+      const channels = new ChannelService(ms, opts.log);
+      this.channels = channels;
+      ms.startNotifier(opts.notify, () => channels.kick());
+      let beats = 0;
+      this.timer = setInterval(() => {
+        ms.heartbeat();
+        // A safety net, not the wake-up path: re-check waiters once a second
+        // in case a ring was lost to a peer that scribbled our flags.
+        if (++beats % 4 === 0) channels.kick();
+      }, HEARTBEAT_MS);
+      ms.heartbeat();
+      const ops = buildOperations({ ms, channels, directory: new Directory(ms, opts.log), log: opts.log, mountedAt: new Date() });
+      const fuse = new Fuse(mountpoint, ops, { timeout: false, options: FUSE_OPTIONS });
+      await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+      this.fuse = fuse;
+      writeRecord({
+        pid: process.pid,
+        mountpoint,
+        memsections: opts.spec.given,
+        side: opts.side,
+        notify: opts.notify,
+        log: opts.logFile,
+        startedAtMs: Date.now(),
+      });
+      opts.log.info({ mountpoint, side: opts.side, epoch, notify: opts.notify, geometry: ms.geometry() }, 'mounted');
+    } catch (err) {
+      await this.stop();
+      if (err instanceof UserError) throw err;
+      throw new UserError(`cannot mount ${mountpoint}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Answers waiting requests, unmounts, detaches. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const { log, mountpoint } = this.opts;
+    if (this.timer) clearInterval(this.timer);
+    // Programs blocked in read or write get an error now instead of an
+    // aborted connection later.
+    this.channels?.cancelAll(Errno.EIO);
+    if (this.fuse) {
+      const fuse = this.fuse;
+      await new Promise<void>((resolve) =>
+        fuse.unmount((err) => {
+          if (err) log.error({ err }, 'unmount failed');
+          resolve();
+        }),
+      );
+      log.info({ mountpoint }, 'unmounted');
+    }
+    if (this.ms) {
+      this.ms.stopNotifier();
+      this.ms.detach();
+      this.ms.close();
+    }
+    removeRecord(path.resolve(mountpoint));
+  }
+}
+
+/** Serves until SIGINT or SIGTERM; `onReady` runs once the mount is up. */
+export async function serveForeground(opts: ServeOptions, onReady: () => void): Promise<void> {
+  const daemon = new Daemon(opts);
+  await daemon.start();
+  onReady();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      opts.log.info({ signal }, 'stopping');
+      daemon.stop().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGHUP', () => stop('SIGHUP'));
+  });
+}

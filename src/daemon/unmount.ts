@@ -1,0 +1,67 @@
+// `intervmfs unmount`: stop the daemon serving a mount point, refuse while
+// descriptors are open (unless forced), and leave nothing mounted.
+import { spawnSync } from 'child_process';
+import path from 'path';
+import { UserError } from '../errors';
+import { locateMemsections } from '../memsections/locate';
+import { openMemsections } from '../memsections/open';
+import { isAlive, isMounted, readRecord, removeRecord } from './registry';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await sleep(50);
+  }
+  return !isAlive(pid);
+}
+
+function openDescriptors(memsections: string, side: 'a' | 'b'): string[] {
+  let ms;
+  try {
+    ms = openMemsections(locateMemsections(memsections));
+  } catch {
+    return []; // the set is gone or broken: nothing to protect
+  }
+  try {
+    const i = side === 'a' ? 0 : 1;
+    return ms
+      .channels()
+      .filter((c) => c.sideOpen[i] > 0)
+      .map((c) => `${c.name} (${c.sideOpen[i]})`);
+  } finally {
+    ms.close();
+  }
+}
+
+export async function unmount(mountpoint: string, force: boolean): Promise<string> {
+  const mnt = path.resolve(mountpoint);
+  const record = readRecord(mnt);
+  const daemonAlive = record !== undefined && isAlive(record.pid);
+  if (!daemonAlive && !isMounted(mnt)) {
+    if (record) removeRecord(mnt, record.pid);
+    throw new UserError(`${mountpoint} is not mounted`);
+  }
+  if (record && daemonAlive && !force) {
+    const open = openDescriptors(record.memsections, record.side);
+    if (open.length > 0) {
+      throw new UserError(`channels are open on ${mountpoint}: ${open.join(', ')}; close them first or use --force`);
+    }
+  }
+  if (record && daemonAlive) {
+    process.kill(record.pid, 'SIGTERM');
+    if (!(await waitForExit(record.pid, 10_000))) {
+      process.kill(record.pid, 'SIGKILL');
+      await waitForExit(record.pid, 2_000);
+    }
+    removeRecord(mnt, record.pid);
+  }
+  if (isMounted(mnt)) {
+    // No daemon left (it was killed): detach the dead mount.
+    const r = spawnSync('umount', ['-l', mnt], { encoding: 'utf8' });
+    if (r.status !== 0) throw new UserError(`cannot unmount ${mountpoint}: ${(r.stderr || '').trim() || 'umount failed'}`);
+  }
+  return `unmounted ${mountpoint}`;
+}

@@ -1,0 +1,46 @@
+// getattr, readdir and statfs: what `ls` and `df` show.
+import { constants } from 'fs';
+import type { Stat } from 'fuse-native';
+import { ChannelInfo, Geometry } from '../native';
+import { addon } from '../native';
+
+const S_IFDIR = constants.S_IFDIR;
+// Channel files are regular files served with direct I/O: an inode reported
+// as S_IFIFO would be handled by the kernel's own pipe code and never reach
+// the shared memory (docs/decisions/0002-channels-as-direct-io-files.md).
+const S_IFREG = constants.S_IFREG;
+
+export function rootStat(mountedAt: Date): Stat {
+  return {
+    mode: S_IFDIR | 0o755,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    size: 0,
+    nlink: 2,
+    mtime: mountedAt,
+    atime: mountedAt,
+    ctime: mountedAt,
+  };
+}
+
+export function channelStat(c: ChannelInfo): Stat {
+  const t = new Date(c.ctimeMs);
+  return { mode: S_IFREG | (c.mode & 0o7777), uid: c.uid, gid: c.gid, size: 0, nlink: 1, mtime: t, atime: t, ctime: t };
+}
+
+export function statfs(geometry: Geometry, channelsInUse: number) {
+  const blocks = Math.floor(geometry.dataSize / 4096);
+  return {
+    bsize: 4096,
+    frsize: 4096,
+    blocks,
+    bfree: blocks,
+    bavail: blocks,
+    files: geometry.capacity,
+    ffree: Math.max(0, geometry.capacity - channelsInUse),
+    favail: Math.max(0, geometry.capacity - channelsInUse),
+    fsid: 0,
+    flag: 0,
+    namemax: addon.constants.nameMax,
+  };
+}

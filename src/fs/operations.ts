@@ -1,0 +1,137 @@
+// The FUSE operations of a mount. Each handler is short and answers with a
+// named errno; channel I/O is delegated to the ChannelService, the channel
+// table to the addon. Everything that is not a FIFO channel is refused.
+import { constants } from 'fs';
+import type { Callback, Operations } from 'fuse-native';
+import { addon, Memsections } from '../native';
+import { Errno } from '../errno';
+import { Logger } from '../log';
+import { ChannelService } from '../channel/channel-service';
+import { channelName, Directory } from './directory';
+import { channelStat, rootStat, statfs } from './attributes';
+
+const S_IFMT = constants.S_IFMT;
+const S_IFIFO = constants.S_IFIFO;
+
+export interface MountContext {
+  ms: Memsections;
+  channels: ChannelService;
+  directory: Directory;
+  log: Logger;
+  mountedAt: Date;
+}
+
+const refuse = (errno: number) => (...args: unknown[]) => (args[args.length - 1] as Callback)(errno);
+
+export function buildOperations(ctx: MountContext): Operations {
+  const { ms, channels, directory, log } = ctx;
+
+  const lookup = (path: string) => {
+    const name = channelName(path);
+    return name === undefined ? undefined : directory.lookup(name);
+  };
+
+  return {
+    getattr(path, cb) {
+      if (path === '/') return cb(0, rootStat(ctx.mountedAt));
+      const c = lookup(path);
+      return c ? cb(0, channelStat(c)) : cb(Errno.ENOENT);
+    },
+
+    readdir(path, cb) {
+      if (path !== '/') return cb(Errno.ENOTDIR);
+      return cb(0, directory.list().map((c) => c.name));
+    },
+
+    statfs(_path, cb) {
+      cb(0, statfs(ms.geometry(), directory.list().length));
+    },
+
+    mknod(path, mode, _dev, cb) {
+      if ((mode & S_IFMT) !== S_IFIFO) return cb(Errno.EPERM); // only FIFOs are channels
+      const name = channelName(path);
+      if (name === undefined) return cb(Errno.ENOENT);
+      const bad = addon.checkName(name);
+      if (bad) return cb(-bad);
+      const uid = process.getuid?.() ?? 0;
+      const gid = process.getgid?.() ?? 0;
+      ms.createChannel(name, mode & 0o7777, uid, gid, Date.now()).then(
+        (r) => {
+          if (r.errno) log.info({ name, errno: r.errno }, 'mknod refused');
+          else log.info({ name, slot: r.slot }, 'channel created');
+          cb(-r.errno);
+        },
+        (err) => {
+          log.error({ err, name }, 'mknod failed');
+          cb(Errno.EIO);
+        },
+      );
+    },
+
+    unlink(path, cb) {
+      const name = channelName(path);
+      if (name === undefined) return cb(Errno.ENOENT);
+      ms.unlinkChannel(name).then(
+        (r) => {
+          if (!r.errno) log.info({ name }, 'channel unlinked');
+          cb(-r.errno);
+        },
+        (err) => {
+          log.error({ err, name }, 'unlink failed');
+          cb(Errno.EIO);
+        },
+      );
+    },
+
+    open(path, flags, cb) {
+      const c = lookup(path);
+      if (!c) return cb(Errno.ENOENT);
+      const fd = channels.open({ slot: c.slot, generation: c.generation, name: c.name }, flags);
+      return fd < 0 ? cb(fd) : cb(0, fd);
+    },
+
+    release(_path, fd, cb) {
+      const channel = channels.release(fd);
+      cb(0);
+      // The last close of an unlinked channel frees its slot.
+      if (channel && !directory.lookup(channel.name)) ms.sweep().catch((err) => log.error({ err }, 'sweep failed'));
+    },
+
+    read(_path, fd, buf, len, _pos, cb) {
+      channels.read(fd, buf, len, cb, cb.signal);
+    },
+
+    write(_path, fd, buf, len, _pos, cb) {
+      channels.write(fd, buf, len, cb, cb.signal);
+    },
+
+    // `echo > chan` and `dd of=chan` truncate on open: a channel has no size
+    // to cut, so truncation succeeds and changes nothing.
+    truncate(path, _size, cb) {
+      return lookup(path) ? cb(0) : cb(Errno.ENOENT);
+    },
+    ftruncate(_path, _fd, _size, cb) {
+      cb(0);
+    },
+    utimens(path, _atime, _mtime, cb) {
+      return lookup(path) ? cb(0) : cb(Errno.ENOENT);
+    },
+    flush(_path, _fd, cb) {
+      cb(0);
+    },
+    fsync(_path, _datasync, _fd, cb) {
+      cb(0);
+    },
+
+    // Only FIFO channels live here.
+    create: refuse(Errno.EPERM),
+    mkdir: refuse(Errno.EPERM),
+    rmdir: refuse(Errno.ENOTDIR),
+    rename: refuse(Errno.EPERM),
+    link: refuse(Errno.EPERM),
+    symlink: refuse(Errno.EPERM),
+    chmod: refuse(Errno.EPERM),
+    chown: refuse(Errno.EPERM),
+    setxattr: refuse(Errno.ENOTSUP),
+  };
+}

@@ -1,0 +1,64 @@
+// `intervmfs format`: creates (for a folder) and formats a memsection set.
+import fs from 'fs';
+import path from 'path';
+import { addon, Geometry } from '../native';
+import { asUserError, UserError } from '../errors';
+import { MemsectionSpec } from './locate';
+
+export interface FormatOptions {
+  channels: number;
+  dataSize: number;
+  force: boolean;
+}
+
+export const FORMAT_DEFAULTS: FormatOptions = { channels: 64, dataSize: 64 * 1024 * 1024, force: false };
+
+function isFormatted(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const magic = Buffer.alloc(8);
+    return fs.readSync(fd, magic, 0, 8, 0) === 8 && !magic.equals(Buffer.alloc(8));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Creates or resizes a memsection file, readable and writable by its owner only. */
+function sizeFile(file: string, size: number): void {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    fs.ftruncateSync(fd, size);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function formatMemsections(spec: MemsectionSpec, opts: FormatOptions): Geometry {
+  if (!Number.isInteger(opts.channels) || opts.channels < 1 || opts.channels > addon.constants.maxChannels) {
+    throw new UserError(`--channels must be between 1 and ${addon.constants.maxChannels}, got ${opts.channels}`);
+  }
+  try {
+    if (spec.kind === 'folder') {
+      // Check before touching any file: resizing would already destroy data.
+      if (!opts.force && isFormatted(spec.paths[0])) {
+        throw new UserError(`memsection set ${spec.given} is already formatted; add --force to erase its channels and format it again`);
+      }
+      const plan = addon.planFiles(opts.channels, opts.dataSize);
+      fs.mkdirSync(path.dirname(spec.paths[0]), { recursive: true, mode: 0o700 });
+      sizeFile(spec.paths[0], plan.controlSize);
+      sizeFile(spec.paths[1], plan.dataSize);
+      sizeFile(spec.paths[2], plan.dataSize);
+    } else if (!fs.existsSync(spec.paths[0])) {
+      throw new UserError(`memsection region ${spec.paths[0]} does not exist`);
+    }
+    return addon.format(spec.paths, opts.channels, opts.force);
+  } catch (err) {
+    return asUserError(err);
+  }
+}

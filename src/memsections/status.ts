@@ -1,0 +1,56 @@
+// `intervmfs status`: sides attached, channels, bytes moved, read from the
+// control memsection (so it works from either side, or from the host).
+import { ChannelInfo, Geometry, Memsections, SideInfo } from '../native';
+import { formatSize } from './sizes';
+
+export interface SideStatus extends SideInfo {
+  name: 'a' | 'b';
+  /** attached, and its heartbeat moved while we watched */
+  alive: boolean;
+}
+
+export interface StatusReport {
+  memsections: string;
+  geometry: Geometry;
+  sides: SideStatus[];
+  channels: ChannelInfo[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function collectStatus(ms: Memsections, given: string, watchMs = 600): Promise<StatusReport> {
+  const before = ms.sides();
+  if (before.some((s) => s.attached)) await sleep(watchMs);
+  const after = ms.sides();
+  const sides = after.map((s, i) => ({ ...s, name: i === 0 ? 'a' : 'b', alive: s.attached && s.heartbeat !== before[i].heartbeat }) as SideStatus);
+  return { memsections: given, geometry: ms.geometry(), sides, channels: ms.channels() };
+}
+
+export function renderStatus(r: StatusReport): string {
+  const g = r.geometry;
+  const lines = [
+    `memsection set ${r.memsections}`,
+    `  ${g.capacity} channels of ${formatSize(g.ringSize)} per direction; data memsections ${formatSize(g.dataSize)} each`,
+    'sides:',
+  ];
+  for (const s of r.sides) {
+    const state = s.alive ? 'attached' : s.attached ? 'attached but not responding' : 'detached';
+    const who = s.epoch > 0 ? ` pid ${s.pid} on ${s.host || '?'}, notify ${s.notify}, mount #${s.epoch}` : '';
+    lines.push(`  ${s.name}: ${state}${who}`);
+  }
+  const live = r.channels.filter((c) => c.state !== 'corrupt' && !c.corrupt);
+  lines.push(`channels: ${live.filter((c) => c.state === 'live').length} of ${g.capacity}`);
+  for (const c of r.channels) {
+    if (c.corrupt) {
+      lines.push(`  slot ${c.slot}: CORRUPT (${c.why})`);
+      continue;
+    }
+    const [ab, ba] = c.rings;
+    lines.push(
+      `  ${c.name}${c.state === 'unlinked' ? ' (unlinked, still open)' : ''}: ` +
+        `a->b ${ab.head} bytes (${ab.head - ab.tail} queued), b->a ${ba.head} bytes (${ba.head - ba.tail} queued), ` +
+        `open on a ${c.sideOpen[0]}, on b ${c.sideOpen[1]}`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -50,9 +50,9 @@ export function buildProgram(): Command {
         .default(FORMAT_DEFAULTS.dataSize, formatSize(FORMAT_DEFAULTS.dataSize)),
     )
     .option('--force', 'erase and reformat a set that is already formatted', false)
-    .action((o: { memsections?: string; channels: number; dataSize: number; force: boolean }) => {
+    .action(async (o: { memsections?: string; channels: number; dataSize: number; force: boolean }) => {
       const spec = locateMemsections(o.memsections, { forFormat: true });
-      const g = formatMemsections(spec, { channels: o.channels, dataSize: o.dataSize, force: o.force });
+      const g = await formatMemsections(spec, { channels: o.channels, dataSize: o.dataSize, force: o.force });
       console.log(
         `formatted ${spec.given}: ${g.capacity} channels, ring of ${formatSize(g.ringSize)} per channel and direction, ` +
           `control ${formatSize(g.controlSize)}, data memsections ${formatSize(g.dataSize)} each`,

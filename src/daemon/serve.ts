@@ -8,7 +8,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import Fuse from 'fuse-native';
+import type FuseType from 'fuse-native';
 import { Memsections, NotifyMode } from '../native';
 import { Errno } from '../errno';
 import { UserError } from '../errors';
@@ -83,7 +83,7 @@ function checkMountpoint(mountpoint: string): void {
 
 export class Daemon {
   private ms?: Memsections;
-  private fuse?: Fuse;
+  private fuse?: FuseType;
   private channels?: ChannelService;
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
@@ -112,6 +112,9 @@ export class Daemon {
       }, HEARTBEAT_MS);
       ms.heartbeat();
       const ops = buildOperations({ ms, channels, directory: new Directory(ms, opts.log), log: opts.log, mountedAt: new Date() });
+      // Loaded here, not at start-up: commands that do not mount never need libfuse.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const Fuse: typeof FuseType = require('fuse-native');
       const fuse = new Fuse(mountpoint, ops, { timeout: false, options: FUSE_OPTIONS });
       await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
       this.fuse = fuse;

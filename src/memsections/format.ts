@@ -39,7 +39,30 @@ function sizeFile(file: string, size: number): void {
   }
 }
 
-export function formatMemsections(spec: MemsectionSpec, opts: FormatOptions): Geometry {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Refuses to erase a set that a live daemon serves, even with --force. */
+async function checkNotInUse(spec: MemsectionSpec): Promise<void> {
+  let ms;
+  try {
+    ms = new addon.Memsections(spec.paths);
+  } catch {
+    return; // not a valid set: nobody can be using it
+  }
+  try {
+    const before = ms.sides();
+    if (!before.some((s) => s.attached)) return;
+    await sleep(600);
+    const after = ms.sides();
+    const alive = after.map((s, i) => (s.attached && s.heartbeat !== before[i].heartbeat ? `side ${i === 0 ? 'a' : 'b'} (pid ${s.pid})` : '')).filter(Boolean);
+    if (alive.length > 0) throw new UserError(`memsection set ${spec.given} is in use by ${alive.join(' and ')}; unmount before formatting`);
+  } finally {
+    ms.close();
+  }
+}
+
+export async function formatMemsections(spec: MemsectionSpec, opts: FormatOptions): Promise<Geometry> {
+  if (opts.force) await checkNotInUse(spec);
   if (!Number.isInteger(opts.channels) || opts.channels < 1 || opts.channels > addon.constants.maxChannels) {
     throw new UserError(`--channels must be between 1 and ${addon.constants.maxChannels}, got ${opts.channels}`);
   }

@@ -1,0 +1,505 @@
+// FIFO semantics across the two peers, through the channel service each
+// mount runs: one ChannelService over side a, one over side b of the same
+// set, woken by their notifiers as in the daemon. Each test is a scene a
+// program reading or writing a FIFO on either VM would live through.
+import { expect } from 'chai';
+import { NotifyMode } from '../../src/native';
+import { ChannelRef, ChannelService } from '../../src/channel/channel-service';
+import { silentLogger } from '../../src/log';
+import { delay, L, pattern, Peers, ringStateOffset, stateAfter, useScratch, writeU64 } from './helpers';
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_NONBLOCK = 0o4000;
+
+const EINTR = -4;
+const EIO = -5;
+const EBADF = -9;
+const EAGAIN = -11;
+const EPIPE = -32;
+
+interface ReadResult {
+  n: number;
+  data: Buffer;
+}
+
+function read(svc: ChannelService, fd: number, length: number, signal?: AbortSignal): Promise<ReadResult> {
+  const buf = Buffer.alloc(length);
+  return new Promise((resolve) => svc.read(fd, buf, length, (n) => resolve({ n, data: buf.subarray(0, Math.max(n, 0)) }), signal));
+}
+
+function write(svc: ChannelService, fd: number, data: Buffer, signal?: AbortSignal): Promise<number> {
+  return new Promise((resolve) => svc.write(fd, data, data.length, resolve, signal));
+}
+
+/** Reads until `total` bytes have arrived, `chunk` bytes at most per read. */
+async function readExactly(svc: ChannelService, fd: number, total: number, chunk: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  while (got < total) {
+    const r = await read(svc, fd, Math.min(chunk, total - got));
+    if (r.n <= 0) throw new Error(`read answered ${r.n} after ${got} of ${total} bytes`);
+    parts.push(Buffer.from(r.data));
+    got += r.n;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Two mounted sides of one fresh set and a channel "pipe" between them. */
+function fifoFixture(notify: NotifyMode) {
+  const fx = {} as { peers: Peers; A: ChannelService; B: ChannelService; ch: ChannelRef; control: string; ringSize: number };
+  const services: ChannelService[] = [];
+  // Registered before useScratch's hook, so it runs first: requests still
+  // waiting when a test fails are answered before the sets are closed.
+  afterEach(() => {
+    for (const svc of services.splice(0)) svc.cancelAll(EIO);
+  });
+  const s = useScratch();
+  beforeEach(async () => {
+    const set = s.formatted();
+    fx.control = set.paths[0];
+    fx.ringSize = set.geometry.ringSize;
+    fx.peers = s.peers(set.paths, notify);
+    fx.A = new ChannelService(fx.peers.a, silentLogger);
+    fx.B = new ChannelService(fx.peers.b, silentLogger);
+    services.push(fx.A, fx.B);
+    const { A, B } = fx;
+    const calls = [0, 0];
+    fx.peers.a.startNotifier(notify, () => {
+      calls[0]++;
+      A.kick();
+    });
+    fx.peers.b.startNotifier(notify, () => {
+      calls[1]++;
+      B.kick();
+    });
+    const r = await fx.peers.a.createChannel('pipe', 0o600, 0, 0, Date.now());
+    expect(r.errno).to.equal(0);
+    fx.ch = { slot: r.slot, generation: r.generation, name: 'pipe' };
+    // Rings that land before a notifier thread first reads its bell are
+    // lost (see 05.lifecycle, "notifier"), so wait until each notifier has
+    // answered a ring before the scene starts. The rings come from
+    // adjustOpen with neither reading nor writing: no open count changes.
+    for (const [side, ringer] of [
+      [0, fx.peers.b],
+      [1, fx.peers.a],
+    ] as const) {
+      for (let tries = 0; calls[side] === 0; tries++) {
+        if (tries > 200) throw new Error(`the notifier of side ${side === 0 ? 'a' : 'b'} never answered a ring`);
+        ringer.adjustOpen(r.slot, r.generation, false, false, 1);
+        ringer.adjustOpen(r.slot, r.generation, false, false, -1);
+        await delay(10);
+      }
+    }
+  });
+  return fx;
+}
+
+describe('FIFO semantics between the two sides', function () {
+  this.timeout(5000);
+  const fx = fifoFixture('futex');
+
+  describe('reader', () => {
+    it('waits while the channel is empty and no writer has attached yet', async () => {
+      const { A, B, ch } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const pending = read(B, r, 100);
+      expect(await stateAfter(pending, 150)).to.equal('pending');
+      expect(B.waiting).to.equal(1);
+      // A writer on the other side arrives and writes: the reader wakes.
+      const w = A.open(ch, O_WRONLY);
+      expect(await write(A, w, Buffer.from('finally'))).to.equal(7);
+      const got = await pending;
+      expect(got.data.toString()).to.equal('finally');
+      expect(B.waiting).to.equal(0);
+    });
+
+    it('waits while the ring is empty and a writer is attached', async () => {
+      const { A, B, ch } = fx;
+      A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY);
+      expect(await stateAfter(read(B, r, 100), 150)).to.equal('pending');
+    });
+
+    it('gets what the writer on the other side wrote, without waiting for its buffer to fill', async () => {
+      const { A, B, ch } = fx;
+      const w = A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY);
+      expect(await write(A, w, Buffer.from('0123456789'))).to.equal(10);
+      const got = await read(B, r, 4096);
+      expect(got).to.deep.include({ n: 10 });
+      expect(got.data.toString()).to.equal('0123456789');
+    });
+
+    it('gets the bytes written before the writer closed, then EOF', async () => {
+      const { A, B, ch } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      await write(A, w, Buffer.from('last words'));
+      A.release(w);
+      expect((await read(B, r, 100)).data.toString()).to.equal('last words');
+      expect((await read(B, r, 100)).n).to.equal(0);
+    });
+
+    it('gets EOF once every writer has closed and the ring is drained, and again on every later read', async () => {
+      const { A, B, ch } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w1 = A.open(ch, O_WRONLY);
+      const w2 = A.open(ch, O_WRONLY);
+      await write(A, w1, Buffer.from('abc'));
+      A.release(w1);
+      expect((await read(B, r, 100)).data.toString()).to.equal('abc');
+      const waiting = read(B, r, 100);
+      expect(await stateAfter(waiting, 150), 'a writer is still attached').to.equal('pending');
+      A.release(w2); // the last writer leaves: the waiting reader sees EOF
+      expect((await waiting).n).to.equal(0);
+      expect((await read(B, r, 100)).n).to.equal(0);
+    });
+
+    it('opened after that EOF, waits for a new writer instead of ending at once', async () => {
+      const { A, B, ch } = fx;
+      const r1 = B.open(ch, O_RDONLY);
+      const w1 = A.open(ch, O_WRONLY);
+      await write(A, w1, Buffer.from('first session'));
+      A.release(w1);
+      expect((await read(B, r1, 100)).n).to.equal(13);
+      expect((await read(B, r1, 100)).n).to.equal(0);
+      B.release(r1);
+
+      const r2 = B.open(ch, O_RDONLY);
+      const next = read(B, r2, 100);
+      expect(await stateAfter(next, 150)).to.equal('pending');
+      const w2 = A.open(ch, O_WRONLY);
+      await write(A, w2, Buffer.from('second session'));
+      expect((await next).data.toString()).to.equal('second session');
+      A.release(w2);
+      expect((await read(B, r2, 100)).n).to.equal(0);
+    });
+
+    it('opened after the previous reader drained the ring of a writer that left, waits for a new writer', async () => {
+      const { A, B, ch } = fx;
+      const r1 = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      await write(A, w, Buffer.from('all of it'));
+      A.release(w);
+      expect((await read(B, r1, 100)).n).to.equal(9); // drained, EOF not read
+      B.release(r1);
+      const r2 = B.open(ch, O_RDONLY);
+      expect(await stateAfter(read(B, r2, 100), 150)).to.equal('pending');
+    });
+
+    it('cannot read from a write-only descriptor (EBADF)', async () => {
+      const { A, ch } = fx;
+      const w = A.open(ch, O_WRONLY);
+      expect((await read(A, w, 10)).n).to.equal(EBADF);
+    });
+
+    it('gets EIO, not garbage, when the shared ring indices are corrupt', async () => {
+      const { A, B, ch, control, ringSize } = fx;
+      A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY);
+      writeU64(control, ringStateOffset(ch.slot, 0) + L.ringHead, BigInt(2 * ringSize + 1));
+      expect((await read(B, r, 100)).n).to.equal(EIO);
+    });
+  });
+
+  describe('writer', () => {
+    it('gets EPIPE once every reader that attached has closed', async () => {
+      const { A, B, ch } = fx;
+      const r1 = B.open(ch, O_RDONLY);
+      const r2 = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      expect(await write(A, w, Buffer.from('one'))).to.equal(3);
+      B.release(r1);
+      expect(await write(A, w, Buffer.from('two')), 'a reader is still attached').to.equal(3);
+      B.release(r2);
+      expect(await write(A, w, Buffer.from('three'))).to.equal(EPIPE);
+      expect(await write(A, w, Buffer.from('four')), 'and on every later write').to.equal(EPIPE);
+    });
+
+    it('waiting on a full ring, gets EPIPE when the last reader closes', async () => {
+      const { A, B, ch, ringSize } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      expect(await write(A, w, pattern(0, ringSize))).to.equal(ringSize);
+      const blocked = write(A, w, Buffer.from('no room'));
+      expect(await stateAfter(blocked, 150)).to.equal('pending');
+      B.release(r);
+      expect(await blocked).to.equal(EPIPE);
+    });
+
+    it('that opened before any reader, writes into the ring for the reader to come', async () => {
+      const { A, B, ch } = fx;
+      const w = A.open(ch, O_WRONLY);
+      expect(await write(A, w, Buffer.from('early'))).to.equal(5);
+      const r = B.open(ch, O_RDONLY);
+      expect((await read(B, r, 100)).data.toString()).to.equal('early');
+    });
+
+    it('opened after EPIPE, writes for the next reader instead of failing at once', async () => {
+      const { A, B, ch } = fx;
+      const r1 = B.open(ch, O_RDONLY);
+      const w1 = A.open(ch, O_WRONLY);
+      B.release(r1);
+      expect(await write(A, w1, Buffer.from('x'))).to.equal(EPIPE);
+      A.release(w1);
+      const w2 = A.open(ch, O_WRONLY);
+      expect(await write(A, w2, Buffer.from('for later'))).to.equal(9);
+      const r2 = B.open(ch, O_RDONLY);
+      expect((await read(B, r2, 100)).data.toString()).to.equal('for later');
+    });
+
+    it('waits on a full ring and completes as the reader drains it', async () => {
+      const { A, B, ch, ringSize } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      await write(A, w, pattern(0, ringSize));
+      const blocked = write(A, w, pattern(ringSize, 100));
+      expect(await stateAfter(blocked, 150)).to.equal('pending');
+      expect((await read(B, r, 100)).n).to.equal(100);
+      expect(await blocked).to.equal(100);
+      expect(await readExactly(B, r, ringSize, ringSize)).to.deep.equal(pattern(100, ringSize));
+    });
+
+    it('cannot write to a read-only descriptor (EBADF)', async () => {
+      const { B, ch } = fx;
+      const r = B.open(ch, O_RDONLY);
+      expect(await write(B, r, Buffer.from('x'))).to.equal(EBADF);
+    });
+  });
+
+  describe('O_NONBLOCK', () => {
+    it('gives EAGAIN at once to a read of an empty ring', async () => {
+      const { A, B, ch } = fx;
+      A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY | O_NONBLOCK);
+      let answer: number | undefined;
+      B.read(r, Buffer.alloc(10), 10, (n) => (answer = n));
+      expect(answer, 'answered synchronously').to.equal(EAGAIN);
+      expect(B.waiting).to.equal(0);
+    });
+
+    it('still gives a non-blocking reader the bytes there are', async () => {
+      const { A, B, ch } = fx;
+      const w = A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY | O_NONBLOCK);
+      await write(A, w, Buffer.from('here'));
+      expect((await read(B, r, 10)).data.toString()).to.equal('here');
+      expect((await read(B, r, 10)).n).to.equal(EAGAIN);
+    });
+
+    it('gives EAGAIN to a write into a full ring', async () => {
+      const { A, B, ch, ringSize } = fx;
+      B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY | O_NONBLOCK);
+      expect(await write(A, w, pattern(0, ringSize))).to.equal(ringSize);
+      expect(await write(A, w, Buffer.from('x'))).to.equal(EAGAIN);
+      expect(A.waiting).to.equal(0);
+    });
+
+    it('gives EAGAIN to a write of up to PIPE_BUF bytes that does not fit whole, and stores none of it', async () => {
+      const { A, B, ch, ringSize } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY | O_NONBLOCK);
+      await write(A, w, pattern(0, ringSize - 100));
+      expect(await write(A, w, Buffer.alloc(4096, 0xff))).to.equal(EAGAIN);
+      expect(await readExactly(B, r, ringSize - 100, ringSize)).to.deep.equal(pattern(0, ringSize - 100));
+      expect(await stateAfter(read(B, r, 10), 100), 'nothing more in the ring').to.equal('pending');
+    });
+
+    it('gives a write larger than PIPE_BUF the bytes that fit (a partial count)', async () => {
+      const { A, B, ch, ringSize } = fx;
+      B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY | O_NONBLOCK);
+      await write(A, w, pattern(0, ringSize - 100));
+      expect(await write(A, w, pattern(ringSize - 100, 5000))).to.equal(100);
+    });
+  });
+
+  describe('PIPE_BUF atomicity', () => {
+    it('keeps a waiting write of up to PIPE_BUF bytes out of the ring until all of it fits', async () => {
+      const { A, B, ch, ringSize } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      await write(A, w, pattern(0, ringSize - 100));
+      const record = write(A, w, Buffer.alloc(4096, 0xee));
+      expect(await stateAfter(record, 100)).to.equal('pending');
+      const before = await read(B, r, ringSize);
+      expect(before.n, 'the reader saw part of the waiting record').to.equal(ringSize - 100);
+      const after = await read(B, r, ringSize);
+      expect(after.n, 'the record arrives in one piece').to.equal(4096);
+      expect(after.data).to.deep.equal(Buffer.alloc(4096, 0xee));
+      expect(await record).to.equal(4096);
+    });
+
+    it('never interleaves the 4096-byte records of 4 writers', async () => {
+      const { A, B, ch } = fx;
+      const RECORD = 4096;
+      const PER_WRITER = 16;
+      const WRITERS = 4;
+      const r = B.open(ch, O_RDONLY);
+      const record = (writer: number, seq: number) => {
+        const b = Buffer.alloc(RECORD, 0x41 + writer);
+        b.writeUInt16LE(seq, 0); // sequence number up front, writer id in every other byte
+        return b;
+      };
+      const writers = Array.from({ length: WRITERS }, async (_, id) => {
+        const w = A.open(ch, O_WRONLY);
+        for (let seq = 0; seq < PER_WRITER; seq++) {
+          const n = await write(A, w, record(id, seq));
+          if (n !== RECORD) throw new Error(`writer ${id} record ${seq}: write answered ${n}`);
+        }
+        A.release(w);
+      });
+      // Odd-sized reads leave odd amounts of room: a record must still go in whole.
+      const stream = await readExactly(B, r, WRITERS * PER_WRITER * RECORD, 1000);
+      await Promise.all(writers);
+
+      const nextSeq = new Array<number>(WRITERS).fill(0);
+      for (let off = 0; off < stream.length; off += RECORD) {
+        const rec = stream.subarray(off, off + RECORD);
+        const id = rec[2] - 0x41;
+        expect(id, `record at ${off}`).to.be.within(0, WRITERS - 1);
+        expect(rec.subarray(2).every((x) => x === 0x41 + id), `record at ${off} is mixed`).to.equal(true);
+        expect(rec.readUInt16LE(0), `writer ${id} out of order`).to.equal(nextSeq[id]++);
+      }
+      expect(nextSeq).to.deep.equal(new Array(WRITERS).fill(PER_WRITER));
+      expect((await read(B, r, 10)).n, 'EOF once they all closed').to.equal(0);
+    });
+  });
+
+  describe('interrupts', () => {
+    it('answer a waiting read with EINTR, and the channel keeps working for the next reader', async () => {
+      const { A, B, ch } = fx;
+      const w = A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY);
+      const ac = new AbortController();
+      const interrupted = read(B, r, 100, ac.signal);
+      expect(await stateAfter(interrupted, 100)).to.equal('pending');
+      ac.abort();
+      expect((await interrupted).n).to.equal(EINTR);
+      expect(B.waiting).to.equal(0);
+
+      await write(A, w, Buffer.from('after the interrupt'));
+      expect((await read(B, r, 100)).data.toString()).to.equal('after the interrupt');
+      const r2 = B.open(ch, O_RDONLY);
+      const next = read(B, r2, 100);
+      await write(A, w, Buffer.from('and more'));
+      expect((await next).data.toString()).to.equal('and more');
+    });
+
+    it('leave the other waiting reads of the channel waiting', async () => {
+      const { A, B, ch } = fx;
+      const w = A.open(ch, O_WRONLY);
+      const r1 = B.open(ch, O_RDONLY);
+      const r2 = B.open(ch, O_RDONLY);
+      const ac = new AbortController();
+      const first = read(B, r1, 100, ac.signal);
+      const second = read(B, r2, 100);
+      ac.abort();
+      expect((await first).n).to.equal(EINTR);
+      expect(await stateAfter(second, 100)).to.equal('pending');
+      await write(A, w, Buffer.from('for the second'));
+      expect((await second).data.toString()).to.equal('for the second');
+    });
+
+    it('answer a waiting write with the bytes already moved', async () => {
+      const { A, B, ch, ringSize } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      const ac = new AbortController();
+      const big = write(A, w, pattern(0, 3 * ringSize), ac.signal);
+      expect(await stateAfter(big, 100)).to.equal('pending');
+      ac.abort();
+      expect(await big).to.equal(ringSize);
+      expect(await readExactly(B, r, ringSize, ringSize)).to.deep.equal(pattern(0, ringSize));
+    });
+
+    it('answer a waiting write that moved nothing with EINTR, leaving the ring as it was', async () => {
+      const { A, B, ch, ringSize } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      await write(A, w, pattern(0, ringSize));
+      const ac = new AbortController();
+      const small = write(A, w, Buffer.alloc(100, 0xee), ac.signal);
+      expect(await stateAfter(small, 100)).to.equal('pending');
+      ac.abort();
+      expect(await small).to.equal(EINTR);
+      expect(await readExactly(B, r, ringSize, ringSize)).to.deep.equal(pattern(0, ringSize));
+      expect(await stateAfter(read(B, r, 10), 100), 'the interrupted bytes never went in').to.equal('pending');
+    });
+
+    it('answer EINTR to a read whose signal was already aborted when it arrived', async () => {
+      const { A, B, ch } = fx;
+      A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY);
+      const ac = new AbortController();
+      ac.abort(); // the interrupt came before the service got to the request
+      const answer = read(B, r, 100, ac.signal);
+      expect(await stateAfter(answer, 200), 'the read still waits').to.equal('settled');
+      expect((await answer).n).to.equal(EINTR);
+    });
+  });
+
+  describe('O_RDWR', () => {
+    it('gives each side a duplex stream: each reads what the other wrote, never its own bytes', async () => {
+      const { A, B, ch } = fx;
+      const a = A.open(ch, O_RDWR);
+      const b = B.open(ch, O_RDWR);
+      const aWaits = read(A, a, 100);
+      expect(await write(A, a, Buffer.from('ping'))).to.equal(4);
+      expect((await read(B, b, 100)).data.toString()).to.equal('ping');
+      expect(await stateAfter(aWaits, 100), 'side a does not read its own ping').to.equal('pending');
+      expect(await write(B, b, Buffer.from('pong'))).to.equal(4);
+      expect((await aWaits).data.toString()).to.equal('pong');
+    });
+
+    it('carries a read-write descriptor against a plain reader and writer on the other side', async () => {
+      const { A, B, ch } = fx;
+      const a = A.open(ch, O_RDWR);
+      const br = B.open(ch, O_RDONLY);
+      const bw = B.open(ch, O_WRONLY);
+      await write(A, a, Buffer.from('to b'));
+      await write(B, bw, Buffer.from('to a'));
+      expect((await read(B, br, 100)).data.toString()).to.equal('to b');
+      expect((await read(A, a, 100)).data.toString()).to.equal('to a');
+      B.release(bw);
+      expect((await read(A, a, 100)).n, 'EOF on the a side once b stops writing').to.equal(0);
+    });
+  });
+
+  describe('a write larger than the ring', () => {
+    it('completes in pieces while the reader drains, every byte in order', async () => {
+      const { A, B, ch, ringSize } = fx;
+      const w = A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY);
+      const data = pattern(0, 12 * ringSize + 777);
+      const written = write(A, w, data);
+      const got = await readExactly(B, r, data.length, 3000);
+      expect(await written).to.equal(data.length);
+      expect(got.equals(data), 'bytes altered or reordered').to.equal(true);
+    });
+  });
+});
+
+describe('FIFO semantics with the poll notifier', function () {
+  this.timeout(5000);
+  const fx = fifoFixture('poll');
+
+  it('wakes a waiting reader and a waiting writer through the bell alone', async () => {
+    const { A, B, ch, ringSize } = fx;
+    const r = B.open(ch, O_RDONLY);
+    const first = read(B, r, 100);
+    const w = A.open(ch, O_WRONLY);
+    await write(A, w, Buffer.from('polled'));
+    expect((await first).data.toString()).to.equal('polled');
+
+    const data = pattern(0, 5 * ringSize);
+    const written = write(A, w, data);
+    expect((await readExactly(B, r, data.length, 5000)).equals(data)).to.equal(true);
+    expect(await written).to.equal(data.length);
+    A.release(w);
+    expect((await read(B, r, 100)).n).to.equal(0);
+  });
+});

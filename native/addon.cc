@@ -101,11 +101,11 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   explicit Memsections(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Memsections>(info) {
     try {
-      set_ = std::make_unique<MemsectionSet>(string_array(info[0]));
+      set_ = std::make_shared<MemsectionSet>(string_array(info[0]));
     } catch (const SetError &e) {
       throw set_error(info.Env(), e);
     }
-    table_ = std::make_unique<ChannelTable>(*set_, 0);
+    table_ = std::make_shared<ChannelTable>(*set_, 0);
   }
 
   ~Memsections() override { shutdown(); }
@@ -117,6 +117,15 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return *set_;
   }
   ControlHeader *header(Napi::Env env) { return set(env).header(); }
+  // What a worker thread needs: the table and the mapping it points into.
+  struct WorkerTable {
+    std::shared_ptr<MemsectionSet> set;
+    std::shared_ptr<ChannelTable> table;
+  };
+  WorkerTable table_for_worker(Napi::Env env) {
+    set(env);
+    return WorkerTable{set_, table_};
+  }
   uint32_t peer() const { return 1 - side_; }
 
   // Entry for an open descriptor, or nullptr when the slot no longer holds
@@ -166,7 +175,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     SideState &s = header(env)->side[side];
     side_ = side;
     epoch_ = load_acquire(&s.epoch) + 1;
-    table_ = std::make_unique<ChannelTable>(*set_, side_);
+    table_ = std::make_shared<ChannelTable>(*set_, side_);
     table_->set_epoch(epoch_);
     reset_own_counts();  // descriptors of an earlier mount of this side are gone
     store_release(&s.notify_mode, uint32_t(mode == "futex" ? kNotifyFutex : kNotifyPoll));
@@ -184,7 +193,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   Napi::Value Detach(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    if (!attached_) return env.Undefined();
+    if (!attached_ || !set_) return env.Undefined();
     reset_own_counts();
     store_release(&header(env)->side[side_].attached, 0u);
     attached_ = false;
@@ -194,6 +203,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   }
 
   Napi::Value Heartbeat(const Napi::CallbackInfo &info) {
+    if (!attached_) return info.Env().Undefined();
     __atomic_add_fetch(&header(info.Env())->side[side_].heartbeat, 1, __ATOMIC_RELEASE);
     return info.Env().Undefined();
   }
@@ -226,6 +236,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   Napi::Value Channels(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
+    set(env);
     std::vector<ChannelInfo> list = table_->list();
     Napi::Array out = Napi::Array::New(env, list.size());
     for (size_t i = 0; i < list.size(); i++) {
@@ -269,23 +280,22 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     uint32_t uid = info[2].As<Napi::Number>().Uint32Value();
     uint32_t gid = info[3].As<Napi::Number>().Uint32Value();
     uint64_t now = uint64_t(info[4].As<Napi::Number>().DoubleValue());
-    ChannelTable *t = table_.get();
-    auto *w = new TableWorker(info.Env(), [=] { return t->create(name, mode, uid, gid, now); });
+    auto *w = new TableWorker(info.Env(), [t = table_for_worker(info.Env()), name, mode, uid, gid, now] {
+      return t.table->create(name, mode, uid, gid, now);
+    });
     w->Queue();
     return w->promise();
   }
 
   Napi::Value UnlinkChannel(const Napi::CallbackInfo &info) {
     std::string name = info[0].As<Napi::String>().Utf8Value();
-    ChannelTable *t = table_.get();
-    auto *w = new TableWorker(info.Env(), [=] { return t->unlink(name); });
+    auto *w = new TableWorker(info.Env(), [t = table_for_worker(info.Env()), name] { return t.table->unlink(name); });
     w->Queue();
     return w->promise();
   }
 
   Napi::Value Sweep(const Napi::CallbackInfo &info) {
-    ChannelTable *t = table_.get();
-    auto *w = new TableWorker(info.Env(), [=] { return TableResult{t->sweep()}; });
+    auto *w = new TableWorker(info.Env(), [t = table_for_worker(info.Env())] { return TableResult{t.table->sweep()}; });
     w->Queue();
     return w->promise();
   }
@@ -447,8 +457,10 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return info.Env().Undefined();
   }
 
-  std::unique_ptr<MemsectionSet> set_;
-  std::unique_ptr<ChannelTable> table_;
+  // Shared so that a table operation running on a worker thread keeps the
+  // mapping alive when JavaScript closes or re-attaches meanwhile.
+  std::shared_ptr<MemsectionSet> set_;
+  std::shared_ptr<ChannelTable> table_;
   std::unique_ptr<Notifier> notifier_;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<std::atomic<bool>> queued_;

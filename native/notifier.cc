@@ -38,7 +38,10 @@ void ring_bell(SideState &side) {
 
 Notifier::Notifier(SideState &mine, NotifyMode mode, std::function<void()> on_ring)
     : mine_(mine), mode_(mode), on_ring_(std::move(on_ring)) {
-  thread_ = std::thread([this] { run(); });
+  // Read the bell here, not in the thread: a ring that lands between this
+  // constructor returning and the thread starting must still count as news.
+  uint32_t seen = load_acquire(&mine_.bell);
+  thread_ = std::thread([this, seen] { run(seen); });
 }
 
 Notifier::~Notifier() { stop(); }
@@ -75,8 +78,7 @@ bool Notifier::wait_for_change(uint32_t seen) {
   return false;
 }
 
-void Notifier::run() {
-  uint32_t seen = load_acquire(&mine_.bell);
+void Notifier::run(uint32_t seen) {
   while (!stopping_.load()) {
     if (wait_for_change(seen)) {
       // Read the bell before calling out: a ring that lands after this load

@@ -30,7 +30,7 @@ class Notifier {
   void stop();
 
  private:
-  void run();
+  void run(uint32_t seen);
   bool wait_for_change(uint32_t seen);
 
   SideState &mine_;

@@ -211,6 +211,8 @@ export class ChannelService {
 
   private park(kind: 'reads' | 'writes', p: Pending): void {
     if (this.closed) return p.reply(Errno.EIO);
+    // The kernel may interrupt before we park; the abort event has fired then.
+    if (p.signal?.aborted) return p.reply(p.done > 0 ? p.done : Errno.EINTR);
     const { slot } = p.file.channel;
     let q = this.queues.get(slot);
     if (!q) {

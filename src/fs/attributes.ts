@@ -23,9 +23,16 @@ export function rootStat(mountedAt: Date): Stat {
   };
 }
 
-export function channelStat(c: ChannelInfo): Stat {
+const S_IFIFO = constants.S_IFIFO;
+
+/**
+ * `asFifo` is for the one getattr that answers a mknod: the kernel fails the
+ * mknod with EIO unless the new entry has the type that was asked for. The
+ * next lookup sees a regular file, and the kernel replaces the inode.
+ */
+export function channelStat(c: ChannelInfo, asFifo = false): Stat {
   const t = new Date(c.ctimeMs);
-  return { mode: S_IFREG | (c.mode & 0o7777), uid: c.uid, gid: c.gid, size: 0, nlink: 1, mtime: t, atime: t, ctime: t };
+  return { mode: (asFifo ? S_IFIFO : S_IFREG) | (c.mode & 0o7777), uid: c.uid, gid: c.gid, size: 0, nlink: 1, mtime: t, atime: t, ctime: t };
 }
 
 export function statfs(geometry: Geometry, channelsInUse: number) {

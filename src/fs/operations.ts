@@ -25,6 +25,9 @@ const refuse = (errno: number) => (...args: unknown[]) => (args[args.length - 1]
 
 export function buildOperations(ctx: MountContext): Operations {
   const { ms, channels, directory, log } = ctx;
+  // Names created by mknod whose answering getattr is still to come
+  // (see channelStat).
+  const justCreated = new Set<string>();
 
   const lookup = (path: string) => {
     const name = channelName(path);
@@ -35,7 +38,7 @@ export function buildOperations(ctx: MountContext): Operations {
     getattr(path, cb) {
       if (path === '/') return cb(0, rootStat(ctx.mountedAt));
       const c = lookup(path);
-      return c ? cb(0, channelStat(c)) : cb(Errno.ENOENT);
+      return c ? cb(0, channelStat(c, justCreated.delete(c.name))) : cb(Errno.ENOENT);
     },
 
     readdir(path, cb) {
@@ -57,12 +60,16 @@ export function buildOperations(ctx: MountContext): Operations {
       const gid = process.getgid?.() ?? 0;
       ms.createChannel(name, mode & 0o7777, uid, gid, Date.now()).then(
         (r) => {
-          if (r.errno) log.info({ name, errno: r.errno }, 'mknod refused');
-          else log.info({ name, slot: r.slot }, 'channel created');
-          cb(-r.errno);
+          if (r.errno) {
+            log.info({ channel: name, errno: r.errno }, 'mknod refused');
+            return cb(-r.errno);
+          }
+          log.info({ channel: name, slot: r.slot }, 'channel created');
+          justCreated.add(name);
+          cb(0);
         },
         (err) => {
-          log.error({ err, name }, 'mknod failed');
+          log.error({ err, channel: name }, 'mknod failed');
           cb(Errno.EIO);
         },
       );
@@ -73,11 +80,11 @@ export function buildOperations(ctx: MountContext): Operations {
       if (name === undefined) return cb(Errno.ENOENT);
       ms.unlinkChannel(name).then(
         (r) => {
-          if (!r.errno) log.info({ name }, 'channel unlinked');
+          if (!r.errno) log.info({ channel: name }, 'channel unlinked');
           cb(-r.errno);
         },
         (err) => {
-          log.error({ err, name }, 'unlink failed');
+          log.error({ err, channel: name }, 'unlink failed');
           cb(Errno.EIO);
         },
       );

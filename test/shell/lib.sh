@@ -1,0 +1,58 @@
+# Shared setup for the shell transfer tests: a memsection set in a temporary
+# folder (never /dev/shm), two mounts standing in for two VMs, and a trap that
+# unmounts and removes everything however the test ends.
+# Each test sources this file, calls `setup`, then uses $A and $B (the mount
+# points of side a and side b), `check` and `finish`.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+IVFS="node $ROOT/bin/intervmfs.js"
+NOTIFY=${NOTIFY:-futex}
+TEST_NAME=$(basename "$0" .sh)
+PASSED=0
+FAILED=0
+
+say() { printf '  %s\n' "$*"; }
+
+# check "description" command...: runs the command, counts and prints the outcome.
+check() {
+  local what=$1; shift
+  if "$@"; then PASSED=$((PASSED + 1)); printf '  ok    %s\n' "$what"
+  else FAILED=$((FAILED + 1)); printf '  FAIL  %s\n' "$what"; fi
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  # Children first: a reader still blocked in a channel keeps a mount busy.
+  jobs -p | xargs -r kill -KILL 2>/dev/null
+  for m in "${A:-}" "${B:-}"; do
+    [ -n "$m" ] || continue
+    $IVFS unmount --force "$m" >/dev/null 2>&1
+    if grep -qs " $m " /proc/mounts; then umount -l "$m" 2>/dev/null; fi
+  done
+  [ -n "${WORK:-}" ] && rm -rf "$WORK"
+  exit $rc
+}
+
+setup() {
+  WORK=$(mktemp -d /tmp/intervmfs-shell.XXXXXX)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  A=$WORK/a B=$WORK/b
+  mkdir -p "$A" "$B"
+  $IVFS format --memsections "$WORK/ms" "$@" >/dev/null || { echo "format failed"; exit 1; }
+  $IVFS mount "$A" --memsections "$WORK/ms" --side a --notify "$NOTIFY" --log "$WORK/a.log" >/dev/null || { echo "mount a failed"; exit 1; }
+  $IVFS mount "$B" --memsections "$WORK/ms" --side b --notify "$NOTIFY" --log "$WORK/b.log" >/dev/null || { echo "mount b failed"; exit 1; }
+}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+digest() { sha256sum < "$1" | cut -d' ' -f1; }
+
+# Ends the test: the counts go to run.sh, the exit status says pass or fail.
+finish() {
+  echo "$TEST_NAME: $PASSED passed, $FAILED failed (notify $NOTIFY)"
+  if [ "$FAILED" -ne 0 ]; then
+    for log in "$WORK"/a.log "$WORK"/b.log; do echo "--- $log (last lines)"; tail -n 20 "$log" 2>/dev/null; done
+  fi
+  [ "$FAILED" -eq 0 ]
+}

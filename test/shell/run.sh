@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every shell transfer test (t*.sh) with each notifier and prints a
+# summary; exits non-zero if any test failed. Usage: run.sh [t10 t20 ...]
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+NOTIFIERS=${NOTIFIERS:-futex poll}
+PAYLOADS=$(mktemp -d /tmp/intervmfs-payloads.XXXXXX)
+trap 'rm -rf "$PAYLOADS"' EXIT
+export PAYLOADS
+
+echo "generating test payloads (4 KiB, 2 MiB, 1 GiB) in $PAYLOADS"
+for size in 4K 2M 1G; do head -c "$size" /dev/urandom > "$PAYLOADS/$size.bin"; done
+
+if [ $# -gt 0 ]; then tests=(); for t in "$@"; do tests+=("$HERE/$t"*.sh); done
+else tests=("$HERE"/t*.sh); fi
+
+failed=()
+total=0
+for notify in $NOTIFIERS; do
+  for t in "${tests[@]}"; do
+    total=$((total + 1))
+    echo "== $(basename "$t" .sh) (notify $notify)"
+    if ! NOTIFY=$notify bash "$t"; then failed+=("$(basename "$t" .sh)/$notify"); fi
+  done
+done
+echo "shell tests: $((total - ${#failed[@]})) of $total passed${failed:+; failed: ${failed[*]}}"
+[ ${#failed[@]} -eq 0 ]

@@ -70,15 +70,23 @@ async function checkSideFree(ms: Memsections, side: Side): Promise<void> {
   }
 }
 
+// A missing mount point is created when its parent exists (as in the
+// README session, `mount mount/a` on a fresh clone); anything else that
+// would make the mount fail is reported in words before trying.
 function checkMountpoint(mountpoint: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(mountpoint);
   } catch {
-    throw new UserError(`mount point ${mountpoint} does not exist; create it with mkdir -p ${mountpoint}`);
+    if (!fs.existsSync(path.dirname(mountpoint))) {
+      throw new UserError(`mount point ${mountpoint} does not exist, nor its parent folder; create it with mkdir -p ${mountpoint}`);
+    }
+    fs.mkdirSync(mountpoint);
+    return;
   }
   if (!st.isDirectory()) throw new UserError(`mount point ${mountpoint} is not a directory`);
   if (isMounted(mountpoint)) throw new UserError(`mount point ${mountpoint} is busy: intervmfs is already mounted there`);
+  if (fs.readdirSync(mountpoint).length > 0) throw new UserError(`mount point ${mountpoint} is not empty`);
 }
 
 export class Daemon {

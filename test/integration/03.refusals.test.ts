@@ -1,0 +1,112 @@
+// Everything that is not a FIFO channel is refused, with the errno a user
+// sees from the system call, and the refusal leaves the directory as it was.
+import { expect } from 'chai';
+import fsp from 'fs/promises';
+import path from 'path';
+import { errnoOf, listing, MountInfo, mkfifo, mknodErrno, useLab } from './mounts';
+
+describe('integration: refusals by errno', function () {
+  const lab = useLab('refuse');
+  let A: MountInfo;
+  let B: MountInfo;
+  const a = (name: string) => path.join(A.mountpoint, name);
+  const b = (name: string) => path.join(B.mountpoint, name);
+
+  before(async function () {
+    this.timeout(30_000);
+    ({ a: A, b: B } = await lab().pair());
+    await mkfifo(lab(), a('chan'));
+  });
+
+  afterEach(async () => {
+    // Whatever a test tried, only the channels it made on purpose are there.
+    const names = await listing(B.mountpoint);
+    for (const stray of ['regular', 'chardev', 'sock', 'created', 'dir', 'renamed', 'hardlink', 'symlink']) {
+      expect(names, `no ${stray} appeared`).not.to.include(stray);
+    }
+  });
+
+  it('accepts mknod of a FIFO (the control case for the refusals below)', async () => {
+    expect(await mknodErrno(a('fifo-ok'), 'fifo')).to.equal('OK');
+    expect(await listing(B.mountpoint)).to.include('fifo-ok');
+  });
+
+  it('refuses mknod of a regular file with EPERM', async () => {
+    expect(await mknodErrno(a('regular'), 'reg')).to.equal('EPERM');
+  });
+
+  it('refuses mknod of a character device with EPERM', async () => {
+    expect(await mknodErrno(b('chardev'), 'chr')).to.equal('EPERM');
+  });
+
+  it('refuses a unix socket (bind) with EPERM', async () => {
+    expect(await mknodErrno(a('sock'), 'sock')).to.equal('EPERM');
+  });
+
+  it('refuses open(O_CREAT) of a new name with EPERM', async () => {
+    expect(await errnoOf(fsp.open(a('created'), 'w'))).to.equal('EPERM');
+    expect(await errnoOf(fsp.open(b('created'), 'wx'))).to.equal('EPERM');
+  });
+
+  it('refuses mkdir with EPERM', async () => {
+    expect(await errnoOf(fsp.mkdir(a('dir')))).to.equal('EPERM');
+  });
+
+  it('refuses rename of a channel with EPERM and keeps the channel', async () => {
+    expect(await errnoOf(fsp.rename(a('chan'), a('renamed')))).to.equal('EPERM');
+    expect(await listing(B.mountpoint)).to.include('chan');
+  });
+
+  it('refuses a hard link with EPERM', async () => {
+    expect(await errnoOf(fsp.link(a('chan'), a('hardlink')))).to.equal('EPERM');
+  });
+
+  it('refuses a symlink with EPERM', async () => {
+    expect(await errnoOf(fsp.symlink('chan', b('symlink')))).to.equal('EPERM');
+  });
+
+  it('refuses chmod and chown of a channel with EPERM', async () => {
+    expect(await errnoOf(fsp.chmod(a('chan'), 0o600))).to.equal('EPERM');
+    expect(await errnoOf(fsp.chown(a('chan'), 1, 1))).to.equal('EPERM');
+  });
+
+  it('accepts a name of 63 bytes and refuses 64 bytes with ENAMETOOLONG (bytes, not characters)', async () => {
+    expect(await mknodErrno(a('n'.repeat(63)), 'fifo')).to.equal('OK');
+    expect(await listing(B.mountpoint)).to.include('n'.repeat(63));
+    expect(await mknodErrno(a('m'.repeat(64)), 'fifo')).to.equal('ENAMETOOLONG');
+    // 32 two-byte characters: 64 bytes.
+    expect(await mknodErrno(b('é'.repeat(32)), 'fifo')).to.equal('ENAMETOOLONG');
+    const names = await listing(A.mountpoint);
+    expect(names).not.to.include('m'.repeat(64));
+    expect(names).not.to.include('é'.repeat(32));
+  });
+
+  it('refuses a duplicate mknod with EEXIST, from either side', async () => {
+    await mkfifo(lab(), a('twice'));
+    expect(await mknodErrno(a('twice'), 'fifo')).to.equal('EEXIST');
+    expect(await mknodErrno(b('twice'), 'fifo')).to.equal('EEXIST');
+    expect((await listing(B.mountpoint)).filter((n) => n === 'twice')).to.have.length(1);
+  });
+});
+
+describe('integration: a full channel table', function () {
+  const lab = useLab('full');
+  let A: MountInfo;
+  let B: MountInfo;
+
+  before(async function () {
+    this.timeout(30_000);
+    ({ a: A, b: B } = await lab().pair('futex', ['--channels', '2', '--data-size', '16K']));
+  });
+
+  it('refuses a channel beyond the capacity with ENOSPC, on either side, and takes one again after an unlink', async () => {
+    expect(await mknodErrno(path.join(A.mountpoint, 'one'), 'fifo')).to.equal('OK');
+    expect(await mknodErrno(path.join(B.mountpoint, 'two'), 'fifo')).to.equal('OK');
+    expect(await mknodErrno(path.join(A.mountpoint, 'three'), 'fifo')).to.equal('ENOSPC');
+    expect(await mknodErrno(path.join(B.mountpoint, 'three'), 'fifo')).to.equal('ENOSPC');
+    expect(await listing(A.mountpoint)).to.deep.equal(['one', 'two']);
+    await fsp.unlink(path.join(B.mountpoint, 'one'));
+    expect(await mknodErrno(path.join(A.mountpoint, 'three'), 'fifo')).to.equal('OK');
+    expect(await listing(B.mountpoint)).to.deep.equal(['three', 'two']);
+  });
+});

@@ -204,7 +204,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   Napi::Value Heartbeat(const Napi::CallbackInfo &info) {
     if (!attached_) return info.Env().Undefined();
-    __atomic_add_fetch(&header(info.Env())->side[side_].heartbeat, 1, __ATOMIC_RELEASE);
+    add_release(&header(info.Env())->side[side_].heartbeat, uint64_t(1));
     return info.Env().Undefined();
   }
 

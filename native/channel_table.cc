@@ -57,7 +57,7 @@ bool ChannelTable::acquire() {
   long backoff_us = 20;
   for (;;) {
     uint64_t expected = 0;
-    if (__atomic_compare_exchange_n(&h->table_lock, &expected, mine, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return true;
+    if (cas_acquire(&h->table_lock, expected, mine)) return true;
     const uint64_t owner = expected;
     const uint64_t now = monotonic_ms();
     const uint32_t owner_side = uint32_t(owner & 0xff) - 1;
@@ -79,7 +79,7 @@ bool ChannelTable::acquire() {
     }
     if (stale) {
       uint64_t seen = owner;
-      if (__atomic_compare_exchange_n(&h->table_lock, &seen, mine, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+      if (cas_acquire(&h->table_lock, seen, mine)) {
         // The dead holder may have left an unlinked entry half-freed;
         // sweeping restores the invariants the table relies on.
         sweep_locked();
@@ -96,7 +96,7 @@ bool ChannelTable::acquire() {
 void ChannelTable::release() {
   uint64_t mine = lock_owner(side_, epoch_);
   // Release: every table write above is visible before the lock is free.
-  __atomic_compare_exchange_n(&set_.header()->table_lock, &mine, uint64_t(0), false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+  cas_release(&set_.header()->table_lock, mine, uint64_t(0));
 }
 
 TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms) {
@@ -134,7 +134,7 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
   e->ctime_ms = now_ms;
   std::memcpy(e->name, name.data(), name.size());
   store_release(&e->state, uint32_t(kLive));
-  __atomic_add_fetch(&set_.header()->table_version, 1, __ATOMIC_RELEASE);
+  add_release(&set_.header()->table_version, uint64_t(1));
   release();
   r.slot = uint32_t(free_slot);
   r.generation = generation;
@@ -158,7 +158,7 @@ TableResult ChannelTable::unlink(const std::string &name) {
   }
   if (r.err == 0) {
     sweep_locked();
-    __atomic_add_fetch(&set_.header()->table_version, 1, __ATOMIC_RELEASE);
+    add_release(&set_.header()->table_version, uint64_t(1));
   }
   release();
   return r;

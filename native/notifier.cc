@@ -31,8 +31,8 @@ inline void cpu_relax() {
 }  // namespace
 
 void ring_bell(SideState &side) {
-  __atomic_add_fetch(&side.bell, 1, __ATOMIC_RELEASE);
-  __atomic_add_fetch(&side.bells_rung, 1, __ATOMIC_RELAXED);
+  add_release(&side.bell, 1u);
+  add_relaxed(&side.bells_rung, uint64_t(1));
   if (load_acquire(&side.notify_mode) == kNotifyFutex) futex(&side.bell, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
@@ -49,7 +49,7 @@ Notifier::~Notifier() { stop(); }
 void Notifier::stop() {
   if (stopping_.exchange(true)) return;
   // Wake our own sleep so the thread sees the stop at once.
-  __atomic_add_fetch(&mine_.bell, 1, __ATOMIC_RELEASE);
+  add_release(&mine_.bell, 1u);
   futex(&mine_.bell, FUTEX_WAKE, INT_MAX, nullptr);
   if (thread_.joinable()) thread_.join();
 }

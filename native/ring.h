@@ -21,28 +21,53 @@
 
 namespace ivfs {
 
+// Shared words are plain integers in the mapped layout; std::atomic_ref gives
+// them C++ atomic operations with explicit ordering (they are naturally
+// aligned, which layout.h asserts).
+template <typename T>
+inline std::atomic_ref<T> shared(const T *p) {
+  return std::atomic_ref<T>(*const_cast<T *>(p));
+}
 template <typename T>
 inline T load_acquire(const T *p) {
-  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+  return shared(p).load(std::memory_order_acquire);
 }
 template <typename T>
 inline T load_relaxed(const T *p) {
-  return __atomic_load_n(p, __ATOMIC_RELAXED);
+  return shared(p).load(std::memory_order_relaxed);
 }
 template <typename T>
 inline void store_release(T *p, T v) {
-  __atomic_store_n(p, v, __ATOMIC_RELEASE);
+  shared(p).store(v, std::memory_order_release);
 }
 template <typename T>
 inline void store_relaxed(T *p, T v) {
-  __atomic_store_n(p, v, __ATOMIC_RELAXED);
+  shared(p).store(v, std::memory_order_relaxed);
+}
+template <typename T>
+inline T add_release(T *p, T v) {
+  return shared(p).fetch_add(v, std::memory_order_release) + v;
+}
+template <typename T>
+inline T add_relaxed(T *p, T v) {
+  return shared(p).fetch_add(v, std::memory_order_relaxed) + v;
+}
+// Compare-and-swap that acquires on success (taking a lock).
+template <typename T>
+inline bool cas_acquire(T *p, T &expected, T desired) {
+  return shared(p).compare_exchange_strong(expected, desired, std::memory_order_acquire, std::memory_order_relaxed);
+}
+// Compare-and-swap that releases on success (giving a lock back).
+template <typename T>
+inline bool cas_release(T *p, T &expected, T desired) {
+  return shared(p).compare_exchange_strong(expected, desired, std::memory_order_release, std::memory_order_relaxed);
 }
 
 // Dekker-style handshake between "publish index, then look at the waiting
 // flag" and "set the waiting flag, then look at the index": a full fence on
 // both sides guarantees that at least one of them sees the other, so a
 // wake-up is never lost.
-inline void full_fence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline void full_fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
 constexpr int64_t kRingCorrupt = -1;
 

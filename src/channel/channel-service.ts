@@ -100,7 +100,9 @@ export class ChannelService {
       writing,
       nonblock: (flags & O_NONBLOCK) !== 0,
       eofBaseline: this.state[Endpoint.EofMark],
-      epipeBaseline: this.state[Endpoint.EpipeMark],
+      // Readers that came and went before this writer opened do not count:
+      // as with a kernel FIFO, a writer without a reader waits for one.
+      epipeBaseline: this.state[Endpoint.ReaderOpens] - this.state[Endpoint.ReadersOpen],
     };
     if (!this.ms.adjustOpen(channel.slot, channel.generation, reading, writing, 1)) return this.corrupt(channel, 'open');
     this.files.set(file.fd, file);

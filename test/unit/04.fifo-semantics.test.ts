@@ -250,6 +250,17 @@ describe('FIFO semantics between the two sides', function () {
       expect((await read(B, r2, 100)).data.toString()).to.equal('for later');
     });
 
+    it('opened after a reader came and went without any writer, writes for the next reader instead of EPIPE', async () => {
+      const { A, B, ch } = fx;
+      // A reader killed while it waited on the empty channel: no writer saw it.
+      B.release(B.open(ch, O_RDONLY));
+      const w = A.open(ch, O_WRONLY);
+      expect(await write(A, w, Buffer.from('still works'))).to.equal(11);
+      A.release(w);
+      const r = B.open(ch, O_RDONLY);
+      expect((await read(B, r, 100)).data.toString()).to.equal('still works');
+    });
+
     it('waits on a full ring and completes as the reader drains it', async () => {
       const { A, B, ch, ringSize } = fx;
       const r = B.open(ch, O_RDONLY);

@@ -12,7 +12,9 @@ const S_IFREG = constants.S_IFREG;
 
 export function rootStat(mountedAt: Date): Stat {
   return {
-    mode: S_IFDIR | 0o755,
+    // Like /tmp: any user may make a channel, only its owner may remove it
+    // (the kernel applies both, with default_permissions).
+    mode: S_IFDIR | 0o1777,
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
     size: 0,

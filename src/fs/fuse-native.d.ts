@@ -1,10 +1,12 @@
 // Types for the parts of fuse-native (as patched by patches/) that intervmfs
-// uses. The patch adds `options` (extra -o mount options) and `cb.signal`,
-// an AbortSignal that aborts when the kernel interrupts the request.
+// uses. The patch adds `options` (extra -o mount options), `cb.signal`,
+// an AbortSignal that aborts when the kernel interrupts the request, and
+// `cb.caller`, the uid, gid and pid of the process that made the request.
 declare module 'fuse-native' {
   export interface Callback {
     (code: number, ...results: unknown[]): void;
     signal?: AbortSignal;
+    caller?: { uid: number; gid: number; pid: number };
   }
   export interface Stat {
     mode: number;

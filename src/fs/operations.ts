@@ -9,6 +9,7 @@ import { Logger } from '../log';
 import { ChannelService } from '../channel/channel-service';
 import { channelName, Directory } from './directory';
 import { channelStat, rootStat, statfs } from './attributes';
+import { raiseSigpipe } from './sigpipe';
 
 const S_IFMT = constants.S_IFMT;
 const S_IFIFO = constants.S_IFIFO;
@@ -56,8 +57,8 @@ export function buildOperations(ctx: MountContext): Operations {
       if (name === undefined) return cb(Errno.ENOENT);
       const bad = addon.checkName(name);
       if (bad) return cb(-bad);
-      const uid = process.getuid?.() ?? 0;
-      const gid = process.getgid?.() ?? 0;
+      // The channel belongs to whoever ran mknod, as a file would.
+      const { uid, gid } = cb.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
       ms.createChannel(name, mode & 0o7777, uid, gid, Date.now()).then(
         (r) => {
           if (r.errno) {
@@ -109,7 +110,12 @@ export function buildOperations(ctx: MountContext): Operations {
     },
 
     write(_path, fd, buf, len, _pos, cb) {
-      channels.write(fd, buf, len, cb, cb.signal);
+      const caller = cb.caller; // read now: it is gone once the request is answered
+      const reply = (result: number) => {
+        if (result === Errno.EPIPE && caller) raiseSigpipe(caller.pid, log);
+        cb(result);
+      };
+      channels.write(fd, buf, len, reply, cb.signal);
     },
 
     // `echo > chan` and `dd of=chan` truncate on open: a channel has no size

@@ -50,9 +50,39 @@ describe('integration: channels in the shared directory', function () {
     }
   });
 
-  it('shows the mount root as a directory', async () => {
+  it('shows the mount root as a directory anyone may add channels to, like /tmp (mode 1777)', async () => {
     const st = await statOf(A.mountpoint);
     expect(st.isDirectory()).to.equal(true);
+    expect(st.mode & 0o7777).to.equal(0o1777);
+  });
+
+  describe('as an unprivileged user (uid 65534)', function () {
+    // setpriv drops to nobody; the lab folder must let nobody walk to the mounts.
+    const asNobody = (script: string, args: string[]) =>
+      lab().proc('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'sh', '-c', script, 'sh', ...args], { timeoutMs: 10_000 }).done;
+    before(async () => {
+      await fsp.chmod(lab().dir, 0o755);
+    });
+
+    it('makes a channel owned by that user, on both sides', async () => {
+      const r = await asNobody('umask 077 && mknod "$1" p', [a('nobodys')]);
+      expect(r.code, r.stderr).to.equal(0);
+      for (const file of [a('nobodys'), b('nobodys')]) {
+        const st = await statOf(file);
+        expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, file).to.deep.equal({ uid: 65534, gid: 65534, mode: 0o600 });
+      }
+    });
+
+    it("is refused opening another user's 0600 channel, and removing it, by the kernel", async () => {
+      await mkfifo(lab(), a('roots'), '077');
+      const open = await asNobody('exec 3< "$1"', [b('roots')]);
+      expect(open.code).not.to.equal(0);
+      expect(open.stderr).to.include('Permission denied');
+      const rm = await asNobody('rm -f "$1"', [b('roots')]);
+      expect(rm.code).not.to.equal(0);
+      expect(rm.stderr).to.include('Operation not permitted');
+      expect(await listing(A.mountpoint)).to.include('roots');
+    });
   });
 
   it('answers ENOENT for a name that is no channel, on both sides', async () => {

@@ -155,12 +155,21 @@ export function processesMentioning(text: string): number[] {
   return found;
 }
 
+/**
+ * Whether `pid` still runs. A zombie counts as gone: daemons started by
+ * `mount` are reparented to init, which may take a while to reap them.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -326,11 +335,12 @@ export class Lab {
     for (const p of this.procs) {
       if (p.running && !p.child.spawnargs.includes('--foreground')) p.kill('SIGKILL');
     }
-    for (const mnt of this.mountpoints) {
-      if (!isMounted(mnt)) continue;
-      await new Proc(process.execPath, [CLI, 'unmount', '--force', mnt], { env: this.env, timeoutMs: 20_000 }).done;
-      if (isMounted(mnt)) await new Proc('umount', ['-l', mnt], { timeoutMs: 10_000 }).done;
-    }
+    await Promise.all(
+      [...this.mountpoints].filter(isMounted).map(async (mnt) => {
+        await new Proc(process.execPath, [CLI, 'unmount', '--force', mnt], { env: this.env, timeoutMs: 20_000 }).done;
+        if (isMounted(mnt)) await new Proc('umount', ['-l', mnt], { timeoutMs: 10_000 }).done;
+      }),
+    );
     for (const p of this.procs) p.kill('SIGKILL');
     // Daemons of this lab: the ones we were told about, and any process
     // whose command line names this lab's unique folder.

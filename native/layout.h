@@ -10,7 +10,7 @@
 //    consumer of a ring, or its own SideState); fields of the channel table
 //    are written only under the table lock;
 //  - whatever is read from shared memory is read once into a local, checked,
-//    and only the local copy is used (see ring.h, table.cc);
+//    and only the local copy is used (see ring.h, channel_table.cc);
 //  - sizes and offsets that decide where memory is touched come from the
 //    header as validated at mount time and cached locally, never re-read.
 //
@@ -124,7 +124,7 @@ struct alignas(64) ControlHeader {
   uint64_t formatted_at_ms;
   uint64_t header_check;      // FNV-1a of the bytes above: detects corruption
   uint8_t pad0[64 - 8 - 8];
-  // --- the cross-peer table lock (see lock.h) ---
+  // --- the cross-peer table lock (see channel_table.h) ---
   alignas(64) uint64_t table_lock;  // 0 free, else lock_owner(side, epoch)
   uint64_t table_version;     // bumped under the lock at every table change
   uint8_t pad1[48];
@@ -134,6 +134,19 @@ struct alignas(64) ControlHeader {
 constexpr uint64_t kTableOffset = 4096;  // channel table starts one page in
 static_assert(sizeof(ControlHeader) <= kTableOffset, "header fits its page");
 static_assert(offsetof(ControlHeader, header_check) == 64, "header check covers 64 bytes");
+
+// The offsets docs/LAYOUT.md promises to the peer: changing one without the
+// page (and kLayoutVersion) fails here.
+static_assert(offsetof(ControlHeader, table_lock) == 128 && offsetof(ControlHeader, side) == 192, "LAYOUT.md header");
+static_assert(offsetof(SideState, heartbeat) == 8 && offsetof(SideState, host) == 32 && offsetof(SideState, bell) == 64 &&
+                  offsetof(SideState, bells_rung) == 72,
+              "LAYOUT.md side state");
+static_assert(offsetof(ChannelEntry, ctime_ms) == 24 && offsetof(ChannelEntry, name) == 32 && offsetof(ChannelEntry, side_open) == 96 &&
+                  offsetof(ChannelEntry, ring) == 128 && sizeof(ChannelEntry) == 384,
+              "LAYOUT.md channel entry");
+static_assert(offsetof(RingState, epipe_mark) == 20 && offsetof(RingState, tail) == 64 && offsetof(RingState, eof_mark) == 84 &&
+                  offsetof(RingState, read_ops) == 88,
+              "LAYOUT.md ring state");
 
 inline uint64_t control_size_for(uint32_t capacity) {
   uint64_t raw = kTableOffset + uint64_t(capacity) * sizeof(ChannelEntry);

@@ -17,8 +17,11 @@ mknod "$B/pipe" p
 head -c 10 "$A/pipe" > /dev/null &
 timeout 10 dd if=/dev/zero of="$B/pipe" bs=64K status=none; rc=$?
 check "a writer whose reader closed is killed by SIGPIPE (status $rc)" [ $rc -eq 141 ]
-head -c 10 "$A/pipe" > /dev/null &
-(trap '' PIPE; exec timeout 10 dd if=/dev/zero of="$B/pipe" bs=64K status=none) 2> "$WORK/epipe.err"
+# A channel of its own: "$B/pipe" still holds the zeros nobody read, so a new
+# reader there could take 10 of them and leave before dd opens.
+mknod "$B/pipe2" p
+head -c 10 "$A/pipe2" > /dev/null &
+(trap '' PIPE; exec timeout 10 dd if=/dev/zero of="$B/pipe2" bs=64K status=none) 2> "$WORK/epipe.err"
 check "with SIGPIPE ignored the write fails with EPIPE" grep -q 'Broken pipe' "$WORK/epipe.err"
 
 mknod "$A/nb" p

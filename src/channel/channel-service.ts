@@ -35,7 +35,7 @@ export interface OpenFile {
   nonblock: boolean;
   /** eof_mark when opened: EOF needs a writer that attached after it. */
   eofBaseline: number;
-  /** epipe_mark when opened: EPIPE needs a reader that attached after it. */
+  /** reader_opens of readers that had left when it opened: EPIPE needs another. */
   epipeBaseline: number;
 }
 
@@ -71,6 +71,8 @@ export class ChannelService {
   private readonly state = new Float64Array(Endpoint.Length);
   private nextFd = 1;
   private closed = false;
+  /** The peer died without detaching: nothing it holds open will ever close. */
+  private peerDead = false;
 
   constructor(
     private readonly ms: Memsections,
@@ -156,6 +158,17 @@ export class ChannelService {
   }
 
   /** Re-checks every waiting request: the peer rang, or time passed. */
+  /**
+   * A dead peer's writers can send nothing more and its readers take nothing
+   * more: our readers get EOF once the ring is drained, our writers EPIPE.
+   * Bytes already in the rings stay for when the peer mounts again.
+   */
+  setPeerDead(dead: boolean): void {
+    if (dead === this.peerDead) return;
+    this.peerDead = dead;
+    this.kick();
+  }
+
   kick(): void {
     for (const slot of [...this.queues.keys()]) this.service(slot);
   }
@@ -186,6 +199,7 @@ export class ChannelService {
     const s = this.state;
     if (!this.ms.endpointState(slot, generation, s)) return this.corrupt(file.channel, 'read');
     if (s[Endpoint.InFill] > 0) return this.tryRead(file, buf, length);
+    if (this.peerDead) return 0;
     if (s[Endpoint.WritersOpen] === 0 && s[Endpoint.WriterOpens] !== file.eofBaseline) {
       this.ms.markEnd(slot, generation, s[Endpoint.WriterOpens], undefined);
       return 0;
@@ -198,6 +212,7 @@ export class ChannelService {
     const { slot, generation } = p.file.channel;
     const s = this.state;
     if (!this.ms.endpointState(slot, generation, s)) return this.corrupt(p.file.channel, 'write');
+    if (this.peerDead) return p.done > 0 ? p.done : Errno.EPIPE;
     if (s[Endpoint.ReadersOpen] === 0 && s[Endpoint.ReaderOpens] !== p.file.epipeBaseline) {
       this.ms.markEnd(slot, generation, undefined, s[Endpoint.ReaderOpens]);
       return p.done > 0 ? p.done : Errno.EPIPE;

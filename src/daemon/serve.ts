@@ -11,6 +11,7 @@ import path from 'path';
 import type FuseType from 'fuse-native';
 import { Memsections, NotifyMode } from '../native';
 import { Errno } from '../errno';
+import { PeerState, PeerWatch } from './peer-watch';
 import { UserError } from '../errors';
 import { Logger } from '../log';
 import { ChannelService } from '../channel/channel-service';
@@ -112,8 +113,16 @@ export class Daemon {
       this.channels = channels;
       ms.startNotifier(opts.notify, () => channels.kick());
       let beats = 0;
+      const watch = new PeerWatch();
+      let peerState: PeerState = 'absent';
       this.timer = setInterval(() => {
         ms.heartbeat();
+        const seen = watch.observe(ms.sides()[1 - sideIndex], Date.now());
+        if (seen !== peerState) {
+          opts.log[seen === 'dead' ? 'warn' : 'info']({ peer: seen }, seen === 'dead' ? 'peer stopped beating: its channels end' : 'peer state');
+          peerState = seen;
+          channels.setPeerDead(seen === 'dead');
+        }
         // A safety net, not the wake-up path: re-check waiters once a second
         // in case a ring was lost to a peer that scribbled our flags.
         if (++beats % 4 === 0) channels.kick();

@@ -20,6 +20,7 @@
 import { addon, Endpoint, Memsections } from '../native';
 import { Errno } from '../errno';
 import { Logger } from '../log';
+import { checkChannel } from '../memsections/check';
 
 export interface ChannelRef {
   slot: number;
@@ -187,7 +188,14 @@ export class ChannelService {
   // --- internals -------------------------------------------------------------
 
   private corrupt(channel: ChannelRef, during: string): number {
-    this.log.error({ channel: channel.name, slot: channel.slot, during }, 'channel state is corrupt or the slot was reused under us; answering EIO');
+    // Only on this error path: say what exactly is wrong, as `intervmfs check` would.
+    const entry = this.ms.channels().find((c) => c.slot === channel.slot);
+    const why = !entry
+      ? 'the slot is free now'
+      : entry.generation !== channel.generation
+        ? `the slot holds generation ${entry.generation}, not ${channel.generation}`
+        : checkChannel(this.ms.geometry(), entry).map((f) => `${f.where}: ${f.problem}`).join('; ') || 'indices changed while read';
+    this.log.error({ channel: channel.name, slot: channel.slot, during, why }, 'channel state is corrupt or the slot was reused; answering EIO');
     return Errno.EIO;
   }
 

@@ -9,6 +9,7 @@ import { formatMemsections, FORMAT_DEFAULTS } from '../memsections/format';
 import { openMemsections } from '../memsections/open';
 import { formatSize, parseSize } from '../memsections/sizes';
 import { collectStatus, renderStatus } from '../memsections/status';
+import { checkMemsections, renderFindings } from '../memsections/check';
 import { reportToParent, startBackground } from '../daemon/background';
 import { logPath } from '../daemon/registry';
 import { serveForeground, Side } from '../daemon/serve';
@@ -113,6 +114,22 @@ export function buildProgram(): Command {
       try {
         const report = await collectStatus(ms, spec.given);
         console.log(o.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+      } finally {
+        ms.close();
+      }
+    });
+
+  program
+    .command('check')
+    .description('report what in a memsection set is damaged (exit 0: nothing, 1: damage found); safe while mounted')
+    .option('--memsections <path>', MEMSECTIONS_HELP)
+    .action(async (o: { memsections?: string }) => {
+      const spec = locateMemsections(o.memsections);
+      const ms = openMemsections(spec); // a damaged header is refused here, with the reason
+      try {
+        const findings = checkMemsections(ms);
+        console.log(renderFindings(spec.given, findings));
+        if (findings.length > 0) process.exitCode = 1;
       } finally {
         ms.close();
       }

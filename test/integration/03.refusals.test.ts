@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import fsp from 'fs/promises';
 import path from 'path';
-import { errnoOf, listing, MountInfo, mkfifo, mknodErrno, useLab } from './mounts';
+import { errnoOf, listing, MountInfo, mkfifo, mknodErrno, probe, useLab } from './mounts';
 
 describe('integration: refusals by errno', function () {
   const lab = useLab('refuse');
@@ -79,6 +79,37 @@ describe('integration: refusals by errno', function () {
     const names = await listing(A.mountpoint);
     expect(names).not.to.include('m'.repeat(64));
     expect(names).not.to.include('é'.repeat(32));
+  });
+
+  it('cannot make a channel with an empty name or a / in it: the kernel answers ENOENT before asking us', async () => {
+    expect(await mknodErrno(a(''), 'fifo')).to.equal('EEXIST'); // the mount root itself
+    expect(await mknodErrno(a('sub/name'), 'fifo')).to.equal('ENOENT');
+    expect(await mknodErrno(a('chan/name'), 'fifo')).to.equal('ENOTDIR');
+  });
+
+  it('answers a zero-length read with 0 at once, and carries a single write larger than the ring whole', async () => {
+    await mkfifo(lab(), a('big-write'));
+    const size = 3 * 128 * 1024 + 5; // several 128 KiB rings in one write(2)
+    const reader = lab().sh('cat "$1" > "$3"; wc -c < "$3"; cmp "$3" "$2" && echo same', [b('big-write'), lab().path('big-write.expected'), lab().path('big-write.got')], {
+      timeoutMs: 20_000,
+    });
+    const r = await probe<{ zero: number; wrote: number }>(
+      `const data = Buffer.alloc(${size});
+       for (let i = 0; i < data.length; i++) data[i] = i % 251;
+       fs.writeFileSync(args[2], data);
+       const probeFd = fs.openSync(args[1], 'r');
+       const zero = fs.readSync(probeFd, Buffer.alloc(0), 0, 0, null);
+       fs.closeSync(probeFd);
+       const w = fs.openSync(args[0], 'w');
+       const wrote = fs.writeSync(w, data);
+       fs.closeSync(w);
+       done({ zero, wrote });`,
+      [a('big-write'), b('big-write'), lab().path('big-write.expected')],
+      20_000,
+    );
+    expect(r).to.deep.equal({ zero: 0, wrote: size });
+    const got = await reader.done;
+    expect(got.stdout.split('\n').map((l) => l.trim()), got.stderr).to.deep.equal([String(size), 'same', '']);
   });
 
   it('refuses a duplicate mknod with EEXIST, from either side', async () => {

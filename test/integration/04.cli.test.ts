@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import fs from 'fs';
 import fsp from 'fs/promises';
 import path from 'path';
+import { addon } from '../../src/native';
 import { delay, isAlive, isMounted, listing, mkfifo, processesMentioning, RunResult, useLab, waitUntil } from './mounts';
 
 /** A refusal: non-zero exit that is not the "unexpected failure" (70), and the message on stderr. */
@@ -66,6 +67,37 @@ describe('integration: CLI refusals', function () {
     const r = await lab().tryMount(mnt, set, 'b');
     expectRefusal(r, 'does not hold an intervmfs header (bad magic)');
     await expectNothingMounted(mnt);
+  });
+
+  it('refuses to mount a set of another layout version, naming both versions', async () => {
+    const set = await lab().format('other-version');
+    const fh = await fsp.open(path.join(set, 'control'), 'r+');
+    const v = Buffer.alloc(4);
+    v.writeUInt32LE(addon.constants.layoutVersion + 1);
+    await fh.write(v, 0, 4, addon.layout.layoutVersion);
+    await fh.close();
+    const r = await lab().tryMount(mnt, set, 'a');
+    expectRefusal(r, `has layout version ${addon.constants.layoutVersion + 1}, this intervmfs understands ${addon.constants.layoutVersion}`);
+    await expectNothingMounted(mnt);
+  });
+
+  it('refuses options out of range before touching anything', async () => {
+    const set = lab().path('never-made');
+    for (const [args, message] of [
+      [['--channels', '0'], 'must be a whole number from 1 to 4096'],
+      [['--channels', '4097'], 'must be a whole number from 1 to 4096'],
+      [['--data-size', '12parsecs'], 'size'],
+    ] as const) {
+      const r = await lab().cli(['format', '--memsections', set, ...args]);
+      expectRefusal(r, message);
+    }
+    expect(fs.existsSync(set), 'nothing was created').to.equal(false);
+  });
+
+  it('creates memsection files readable and writable by their owner only', async () => {
+    const set = await lab().format('private');
+    expect(fs.statSync(set).mode & 0o777, 'folder').to.equal(0o700);
+    for (const f of ['control', 'data0', 'data1']) expect(fs.statSync(path.join(set, f)).mode & 0o777, f).to.equal(0o600);
   });
 
   it('refuses to mount a set whose header was scribbled on (checksum)', async () => {

@@ -21,6 +21,7 @@ import { addon, Endpoint, Memsections } from '../native';
 import { Errno } from '../errno';
 import { Logger } from '../log';
 import { checkChannel } from '../memsections/check';
+import { tracer } from '../trace/tracer';
 
 export interface ChannelRef {
   slot: number;
@@ -51,6 +52,9 @@ interface Pending {
   reply: Reply;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** when and in which queue it was parked (tracing only) */
+  parkedAt?: number;
+  parkedAs?: 'reads' | 'writes';
 }
 
 interface SlotQueue {
@@ -202,7 +206,9 @@ export class ChannelService {
   /** A read's answer, or undefined when it has to wait. */
   private tryRead(file: OpenFile, buf: Buffer, length: number): number | undefined {
     const { slot, generation } = file.channel;
+    const t0 = tracer.enabled ? tracer.now() : 0;
     const n = this.ms.consume(slot, generation, buf, length);
+    if (tracer.enabled && n > 0) tracer.add('copy.consume', tracer.now() - t0, n);
     if (n !== 0) return n > 0 ? n : this.corrupt(file.channel, 'read');
     const s = this.state;
     if (!this.ms.endpointState(slot, generation, s)) return this.corrupt(file.channel, 'read');
@@ -228,7 +234,9 @@ export class ChannelService {
     // PIPE_BUF atomicity: a small write goes in whole or waits.
     const atomic = p.length <= addon.constants.pipeBuf;
     const rest = p.done === 0 ? p.buf : p.buf.subarray(p.done);
+    const t0 = tracer.enabled ? tracer.now() : 0;
     const n = this.ms.produce(slot, generation, rest, p.length - p.done, atomic ? p.length : 1);
+    if (tracer.enabled && n > 0) tracer.add('copy.produce', tracer.now() - t0, n);
     if (n < 0) return this.corrupt(p.file.channel, 'write');
     p.done += n;
     return p.done === p.length ? p.length : undefined;
@@ -245,6 +253,10 @@ export class ChannelService {
       this.queues.set(slot, q);
     }
     q[kind].push(p);
+    if (tracer.enabled) {
+      p.parkedAt = tracer.now();
+      p.parkedAs = kind;
+    }
     if (p.signal) {
       p.onAbort = () => this.abort(kind, p);
       p.signal.addEventListener('abort', p.onAbort, { once: true });
@@ -262,6 +274,7 @@ export class ChannelService {
   }
 
   private finish(p: Pending, result: number): void {
+    if (p.parkedAt !== undefined) tracer.add(p.parkedAs === 'reads' ? 'wait.read' : 'wait.write', tracer.now() - p.parkedAt);
     if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
     p.reply(result);
   }

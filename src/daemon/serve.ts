@@ -12,6 +12,7 @@ import type FuseType from 'fuse-native';
 import { Memsections, NotifyMode } from '../native';
 import { Errno } from '../errno';
 import { PeerState, PeerWatch } from './peer-watch';
+import { tracer } from '../trace/tracer';
 import { UserError } from '../errors';
 import { Logger } from '../log';
 import { ChannelService } from '../channel/channel-service';
@@ -96,6 +97,7 @@ export class Daemon {
   private channels?: ChannelService;
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
+  private stopTrace?: () => void;
 
   constructor(private readonly opts: ServeOptions) {}
 
@@ -111,7 +113,11 @@ export class Daemon {
       const epoch = ms.attach(sideIndex, opts.notify, process.pid, os.hostname(), Date.now());
       const channels = new ChannelService(ms, opts.log);
       this.channels = channels;
-      ms.startNotifier(opts.notify, () => channels.kick());
+      ms.startNotifier(opts.notify, () => {
+        if (tracer.enabled) tracer.add('wakeup', 0);
+        channels.kick();
+      });
+      this.stopTrace = tracer.startWriting(opts.side);
       let beats = 0;
       const watch = new PeerWatch();
       let peerState: PeerState = 'absent';
@@ -180,6 +186,7 @@ export class Daemon {
       this.ms.close();
     }
     removeRecord(path.resolve(mountpoint));
+    this.stopTrace?.();
   }
 }
 

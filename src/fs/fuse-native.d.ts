@@ -1,12 +1,13 @@
 // Types for the parts of fuse-native (as patched by patches/) that intervmfs
 // uses. The patch adds `options` (extra -o mount options), `cb.signal`,
 // an AbortSignal that aborts when the kernel interrupts the request, and
-// `cb.caller`, the uid, gid and pid of the process that made the request.
+// `cb.caller`, the uid, gid and pid of the process that made the request
+// and when libfuse's thread took it (CLOCK_MONOTONIC ns).
 declare module 'fuse-native' {
   export interface Callback {
     (code: number, ...results: unknown[]): void;
     signal?: AbortSignal;
-    caller?: { uid: number; gid: number; pid: number };
+    caller?: { uid: number; gid: number; pid: number; requestNs: number };
   }
   export interface Stat {
     mode: number;

@@ -10,6 +10,7 @@ import { ChannelService } from '../channel/channel-service';
 import { channelName, Directory } from './directory';
 import { channelStat, rootStat, statfs } from './attributes';
 import { raiseSigpipe } from './sigpipe';
+import { tracer } from '../trace/tracer';
 
 const S_IFMT = constants.S_IFMT;
 const S_IFIFO = constants.S_IFIFO;
@@ -23,6 +24,20 @@ export interface MountContext {
 }
 
 const refuse = (errno: number) => (...args: unknown[]) => (args[args.length - 1] as Callback)(errno);
+
+/**
+ * The reply of a traced read or write: records how long libfuse's thread
+ * took to hand the request to JavaScript, and how long JavaScript kept it.
+ */
+function traced(op: 'read' | 'write', cb: Callback): (result: number) => void {
+  const entered = tracer.now();
+  const requestNs = cb.caller?.requestNs;
+  if (requestNs) tracer.add(`dispatch.${op}`, entered - requestNs);
+  return (result: number) => {
+    tracer.add(`handler.${op}`, tracer.now() - entered, result > 0 ? result : 0);
+    cb(result);
+  };
+}
 
 export function buildOperations(ctx: MountContext): Operations {
   const { ms, channels, directory, log } = ctx;
@@ -106,14 +121,15 @@ export function buildOperations(ctx: MountContext): Operations {
     },
 
     read(_path, fd, buf, len, _pos, cb) {
-      channels.read(fd, buf, len, cb, cb.signal);
+      channels.read(fd, buf, len, tracer.enabled ? traced('read', cb) : cb, cb.signal);
     },
 
     write(_path, fd, buf, len, _pos, cb) {
       const caller = cb.caller; // read now: it is gone once the request is answered
+      const answer = tracer.enabled ? traced('write', cb) : cb;
       const reply = (result: number) => {
         if (result === Errno.EPIPE && caller) raiseSigpipe(caller.pid, log);
-        cb(result);
+        answer(result);
       };
       channels.write(fd, buf, len, reply, cb.signal);
     },

@@ -31,6 +31,7 @@ cleanup() {
     if grep -qs " $m " /proc/mounts; then umount -l "$m" 2>/dev/null; fi
   done
   [ -n "${WORK:-}" ] && rm -rf "$WORK"
+  [ -n "${SHM:-}" ] && rm -rf "$SHM"
   exit $rc
 }
 
@@ -40,9 +41,13 @@ setup() {
   trap 'exit 130' INT TERM
   A=$WORK/a B=$WORK/b
   mkdir -p "$A" "$B"
-  $IVFS format --memsections "$WORK/ms" "$@" >/dev/null || { echo "format failed"; exit 1; }
-  $IVFS mount "$A" --memsections "$WORK/ms" --side a --notify "$NOTIFY" --log "$WORK/a.log" >/dev/null || { echo "mount a failed"; exit 1; }
-  $IVFS mount "$B" --memsections "$WORK/ms" --side b --notify "$NOTIFY" --log "$WORK/b.log" >/dev/null || { echo "mount b failed"; exit 1; }
+  # The memsections in memory (tmpfs), as a host's ivshmem region would be: on
+  # a disk filesystem the kernel keeps writing the ring pages back to disk.
+  SHM=$(mktemp -d /dev/shm/intervmfs-shell.XXXXXX)
+  MS=$SHM/ms
+  $IVFS format --memsections "$MS" "$@" >/dev/null || { echo "format failed"; exit 1; }
+  $IVFS mount "$A" --memsections "$MS" --side a --notify "$NOTIFY" --log "$WORK/a.log" >/dev/null || { echo "mount a failed"; exit 1; }
+  $IVFS mount "$B" --memsections "$MS" --side b --notify "$NOTIFY" --log "$WORK/b.log" >/dev/null || { echo "mount b failed"; exit 1; }
 }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

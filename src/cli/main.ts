@@ -5,7 +5,7 @@ import path from 'path';
 import { UserError } from '../errors';
 import { createLogger } from '../log';
 import { defaultMemsectionDir, locateMemsections } from '../memsections/locate';
-import { formatMemsections, FORMAT_DEFAULTS } from '../memsections/format';
+import { formatMemsections, FORMAT_DEFAULTS, inMemory } from '../memsections/format';
 import { openMemsections } from '../memsections/open';
 import { formatSize, parseSize } from '../memsections/sizes';
 import { collectStatus, renderStatus } from '../memsections/status';
@@ -54,6 +54,9 @@ export function buildProgram(): Command {
     .action(async (o: { memsections?: string; channels: number; dataSize: number; force: boolean }) => {
       const spec = locateMemsections(o.memsections, { forFormat: true });
       const g = await formatMemsections(spec, { channels: o.channels, dataSize: o.dataSize, force: o.force });
+      if (spec.kind === 'folder' && !inMemory(path.dirname(spec.paths[0]))) {
+        console.error(`intervmfs: note: ${spec.given} is on a disk filesystem; transfers are faster with the set in memory, e.g. --memsections /dev/shm/intervmfs`);
+      }
       console.log(
         `formatted ${spec.given}: ${g.capacity} channels, ring of ${formatSize(g.ringSize)} per channel and direction, ` +
           `control ${formatSize(g.controlSize)}, data memsections ${formatSize(g.dataSize)} each`,

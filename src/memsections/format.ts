@@ -61,6 +61,21 @@ async function checkNotInUse(spec: MemsectionSpec): Promise<void> {
   }
 }
 
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Whether a folder lives in memory (tmpfs, as /dev/shm and a host's ivshmem
+ * backing file do). On a disk filesystem the kernel keeps writing the
+ * touched ring pages back to disk, which costs every transfer.
+ */
+export function inMemory(folder: string): boolean {
+  try {
+    return fs.statfsSync(folder).type === TMPFS_MAGIC;
+  } catch {
+    return true; // cannot tell: say nothing
+  }
+}
+
 export async function formatMemsections(spec: MemsectionSpec, opts: FormatOptions): Promise<Geometry> {
   if (opts.force) await checkNotInUse(spec);
   if (!Number.isInteger(opts.channels) || opts.channels < 1 || opts.channels > addon.constants.maxChannels) {

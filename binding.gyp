@@ -11,6 +11,12 @@
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "intervmfs-peer",
+      "type": "executable",
+      "sources": ["bench/peer.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -35,7 +35,7 @@ export interface OpenFile {
   reading: boolean;
   writing: boolean;
   nonblock: boolean;
-  /** eof_mark when opened: EOF needs a writer that attached after it. */
+  /** writer_opens that EOF must differ from: a writer attached after it, or data it left. */
   eofBaseline: number;
   /** reader_opens of readers that had left when it opened: EPIPE needs another. */
   epipeBaseline: number;
@@ -106,7 +106,11 @@ export class ChannelService {
       reading,
       writing,
       nonblock: (flags & O_NONBLOCK) !== 0,
-      eofBaseline: this.state[Endpoint.EofMark],
+      // Writers that came and went, with all they wrote already read, do not
+      // count either: as with a kernel FIFO, a reader without a writer (and
+      // without data left for it) waits for one instead of reading EOF.
+      eofBaseline:
+        this.state[Endpoint.InFill] === 0 && this.state[Endpoint.WritersOpen] === 0 ? this.state[Endpoint.WriterOpens] : this.state[Endpoint.EofMark],
       // Readers that came and went before this writer opened do not count:
       // as with a kernel FIFO, a writer without a reader waits for one.
       epipeBaseline: this.state[Endpoint.ReaderOpens] - this.state[Endpoint.ReadersOpen],

@@ -10,6 +10,7 @@ import { openMemsections } from '../memsections/open';
 import { formatSize, parseSize } from '../memsections/sizes';
 import { collectStatus, renderStatus } from '../memsections/status';
 import { checkMemsections, renderFindings } from '../memsections/check';
+import { runBench } from '../bench/run-bench';
 import { reportToParent, startBackground } from '../daemon/background';
 import { logPath } from '../daemon/registry';
 import { serveForeground, Side } from '../daemon/serve';
@@ -120,6 +121,15 @@ export function buildProgram(): Command {
       } finally {
         ms.close();
       }
+    });
+
+  program
+    .command('bench')
+    .description('benchmark intervmfs (futex and poll) against a kernel FIFO, a Unix socket and TCP; prints a table, writes JSON and SVG')
+    .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs)', false)
+    .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt', path.resolve(__dirname, '../../../bench-results'))
+    .action(async (o: { quick: boolean; out: string }) => {
+      await runBench({ quick: o.quick, out: path.resolve(o.out) });
     });
 
   program

@@ -115,6 +115,24 @@ describe('FIFO semantics between the two sides', function () {
       expect(B.waiting).to.equal(0);
     });
 
+    it('opened after a writer came and went and its bytes were all read, waits for the next writer instead of reading EOF', async () => {
+      const { A, B, ch } = fx;
+      // One exchange where the reader leaves before the writer closes.
+      const r1 = B.open(ch, O_RDONLY);
+      const w1 = A.open(ch, O_WRONLY);
+      expect(await write(A, w1, Buffer.from('first'))).to.equal(5);
+      expect((await read(B, r1, 5)).data.toString()).to.equal('first');
+      B.release(r1);
+      A.release(w1);
+      // The next reader opens before the next writer.
+      const r2 = B.open(ch, O_RDONLY);
+      const pending = read(B, r2, 100);
+      expect(await stateAfter(pending, 150), 'no EOF from the finished writer').to.equal('pending');
+      const w2 = A.open(ch, O_WRONLY);
+      expect(await write(A, w2, Buffer.from('second'))).to.equal(6);
+      expect((await pending).data.toString()).to.equal('second');
+    });
+
     it('waits while the ring is empty and a writer is attached', async () => {
       const { A, B, ch } = fx;
       A.open(ch, O_WRONLY);

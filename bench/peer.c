@@ -1,0 +1,213 @@
+/*
+ * The one program every benchmark channel is measured with: it only opens,
+ * reads and writes, so a kernel FIFO, a Unix socket, TCP and an intervmfs
+ * channel are all driven the same way.
+ *
+ *   peer send  DATA ACK SIZE CHUNK [verify]   write SIZE bytes in CHUNK writes,
+ *                                             then wait for a 1-byte ack
+ *   peer recv  DATA ACK SIZE CHUNK [verify]   read SIZE bytes, send the ack
+ *   peer ping  DATA ACK COUNT MSG             COUNT round trips of MSG bytes
+ *   peer pong  DATA ACK COUNT MSG             echo COUNT messages back
+ *
+ * DATA and ACK are paths (FIFOs, channel files), or unix:PATH or
+ * tcp:HOST:PORT, where the receiving side (recv, pong) listens and the other
+ * connects; a socket carries both directions, so ACK is then ignored.
+ * Prints one JSON line: send and ping report their timing in nanoseconds,
+ * from the first write to the receipt of the last reply; with "verify" both
+ * sides print an FNV-1a digest of the bytes.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what) {
+  fprintf(stderr, "peer: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A socket endpoint: the listening side accepts one connection. */
+static int open_socket(const char *spec, int listening) {
+  int fd;
+  if (strncmp(spec, "unix:", 5) == 0) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", spec + 5);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) die("socket");
+    if (listening) {
+      unlink(a.sun_path);
+      if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 1) < 0) die(spec);
+      int c = accept(fd, NULL, NULL);
+      if (c < 0) die("accept");
+      close(fd);
+      unlink(a.sun_path);
+      return c;
+    }
+    for (int i = 0; connect(fd, (struct sockaddr *)&a, sizeof a) < 0; i++) {
+      if (i > 500) die(spec);
+      usleep(10000);
+    }
+    return fd;
+  }
+  /* tcp:HOST:PORT */
+  char host[64];
+  int port;
+  if (sscanf(spec, "tcp:%63[^:]:%d", host, &port) != 2) {
+    fprintf(stderr, "peer: bad endpoint %s\n", spec);
+    exit(2);
+  }
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, host, &a.sin_addr);
+  int one = 1;
+  if (listening) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0) die(spec);
+    fd = accept(l, NULL, NULL);
+    if (fd < 0) die("accept");
+    close(l);
+  } else {
+    for (int i = 0;; i++) {
+      fd = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) break;
+      close(fd);
+      if (i > 500) die(spec);
+      usleep(10000);
+    }
+  }
+  /* Small messages go out at once, as with the other channels. */
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+/* Opens the data and ack descriptors; `receiving` is the recv/pong side. */
+static void open_pair(const char *data, const char *ack, int receiving, int *dfd, int *afd) {
+  if (strncmp(data, "unix:", 5) == 0 || strncmp(data, "tcp:", 4) == 0) {
+    *dfd = *afd = open_socket(data, receiving);
+    return;
+  }
+  /* Same order on both sides, so kernel FIFOs (whose open waits for the
+     other end) cannot deadlock. */
+  *dfd = open(data, receiving ? O_RDONLY : O_WRONLY);
+  if (*dfd < 0) die(data);
+  *afd = open(ack, receiving ? O_WRONLY : O_RDONLY);
+  if (*afd < 0) die(ack);
+}
+
+static void write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      die("write");
+    }
+    p += k;
+    n -= (size_t)k;
+  }
+}
+
+static void read_all(int fd, char *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = read(fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      die("read");
+    }
+    if (k == 0) {
+      fprintf(stderr, "peer: unexpected end of data\n");
+      exit(1);
+    }
+    p += k;
+    n -= (size_t)k;
+  }
+}
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 6) {
+    fprintf(stderr, "usage: peer send|recv|ping|pong DATA ACK SIZE|COUNT CHUNK|MSG [verify]\n");
+    return 2;
+  }
+  const char *mode = argv[1];
+  uint64_t n = strtoull(argv[4], NULL, 10);
+  size_t chunk = (size_t)strtoull(argv[5], NULL, 10);
+  int verify = argc > 6 && strcmp(argv[6], "verify") == 0;
+  int receiving = strcmp(mode, "recv") == 0 || strcmp(mode, "pong") == 0;
+  char *buf = malloc(chunk);
+  if (!buf || chunk == 0) die("buffer");
+  for (size_t i = 0; i < chunk; i++) buf[i] = (char)(i * 7 + 1);
+  int dfd, afd;
+  open_pair(argv[2], argv[3], receiving, &dfd, &afd);
+  char ack = 'k';
+  uint64_t digest = 0xcbf29ce484222325ull;
+
+  if (strcmp(mode, "send") == 0) {
+    uint64_t t0 = now_ns();
+    for (uint64_t left = n; left > 0;) {
+      size_t k = left < chunk ? (size_t)left : chunk;
+      if (verify) digest = fnv(digest, (unsigned char *)buf, k);
+      write_all(dfd, buf, k);
+      left -= k;
+    }
+    read_all(afd, &ack, 1);
+    uint64_t t1 = now_ns();
+    printf("{\"ns\":%llu,\"digest\":\"%016llx\"}\n", (unsigned long long)(t1 - t0), (unsigned long long)digest);
+  } else if (strcmp(mode, "recv") == 0) {
+    for (uint64_t left = n; left > 0;) {
+      ssize_t k = read(dfd, buf, left < chunk ? (size_t)left : chunk);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) die("read");
+      if (verify) digest = fnv(digest, (unsigned char *)buf, (size_t)k);
+      left -= (uint64_t)k;
+    }
+    write_all(afd, &ack, 1);
+    printf("{\"digest\":\"%016llx\"}\n", (unsigned long long)digest);
+  } else if (strcmp(mode, "ping") == 0) {
+    uint64_t *rtt = malloc(sizeof(uint64_t) * n);
+    if (!rtt) die("buffer");
+    for (uint64_t i = 0; i < n; i++) {
+      uint64_t t = now_ns();
+      write_all(dfd, buf, chunk);
+      read_all(afd, buf, chunk);
+      rtt[i] = now_ns() - t;
+    }
+    qsort(rtt, n, sizeof(uint64_t), cmp_u64);
+    printf("{\"p50\":%llu,\"p99\":%llu,\"count\":%llu}\n", (unsigned long long)rtt[n / 2], (unsigned long long)rtt[(n * 99) / 100],
+           (unsigned long long)n);
+  } else if (strcmp(mode, "pong") == 0) {
+    for (uint64_t i = 0; i < n; i++) {
+      read_all(dfd, buf, chunk);
+      write_all(afd, buf, chunk);
+    }
+    printf("{}\n");
+  } else {
+    fprintf(stderr, "peer: unknown mode %s\n", mode);
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,115 @@
+// The channels the benchmark compares, each giving the paths (or socket
+// addresses) that the peer program opens for pair i. Every channel is used
+// through the same program, so each is measured the same way.
+import { execFileSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+
+export interface Endpoints {
+  sendData: string;
+  sendAck: string;
+  recvData: string;
+  recvAck: string;
+}
+
+export interface Channel {
+  name: string;
+  /** Pair i's endpoints; called once per run (sockets get fresh addresses). */
+  pair(i: number): Endpoints;
+  /** Daemon pids whose memory the report follows. */
+  daemons(): number[];
+  close(): void;
+}
+
+let nextPort = 40000 + Math.floor(Math.random() * 10000);
+
+export function kernelFifo(dir: string, pairs: number): Channel {
+  for (let i = 0; i < pairs; i++) {
+    execFileSync('mkfifo', [path.join(dir, `fifo-d${i}`), path.join(dir, `fifo-k${i}`)]);
+  }
+  return {
+    name: 'kernel FIFO',
+    pair: (i) => {
+      const d = path.join(dir, `fifo-d${i}`);
+      const k = path.join(dir, `fifo-k${i}`);
+      return { sendData: d, sendAck: k, recvData: d, recvAck: k };
+    },
+    daemons: () => [],
+    close: () => undefined,
+  };
+}
+
+export function unixSocket(dir: string): Channel {
+  let seq = 0;
+  return {
+    name: 'Unix socket',
+    pair: (i) => {
+      const s = `unix:${path.join(dir, `u${i}-${seq++}.sock`)}`;
+      return { sendData: s, sendAck: '-', recvData: s, recvAck: '-' };
+    },
+    daemons: () => [],
+    close: () => undefined,
+  };
+}
+
+export function tcpLoopback(): Channel {
+  return {
+    name: 'TCP loopback',
+    pair: () => {
+      const s = `tcp:127.0.0.1:${nextPort++}`;
+      return { sendData: s, sendAck: '-', recvData: s, recvAck: '-' };
+    },
+    daemons: () => [],
+    close: () => undefined,
+  };
+}
+
+/**
+ * Two intervmfs mounts over one set in /dev/shm (in memory, as an ivshmem
+ * region is); pair i sends a->b on d<i> and acknowledges b->a on k<i>.
+ */
+export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 'futex' | 'poll', pairs: number): Channel {
+  const shm = fs.mkdtempSync(`/dev/shm/intervmfs-bench-${notify}-`);
+  const set = path.join(shm, 'ms');
+  const a = path.join(dir, `${notify}-a`);
+  const b = path.join(dir, `${notify}-b`);
+  const mounted: string[] = [];
+  const close = () => {
+    for (const m of mounted.splice(0)) {
+      try {
+        cli(['unmount', '--force', m]);
+      } catch {
+        /* already gone */
+      }
+    }
+    fs.rmSync(shm, { recursive: true, force: true });
+  };
+  try {
+    // 1 MiB rings, like the default format.
+    cli(['format', '--memsections', set, '--channels', String(2 * pairs), '--data-size', `${2 * pairs}M`]);
+    for (const [mnt, side] of [[a, 'a'], [b, 'b']]) {
+      fs.mkdirSync(mnt);
+      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify]);
+      mounted.push(mnt);
+    }
+    for (let i = 0; i < pairs; i++) {
+      for (const name of [`d${i}`, `k${i}`]) execFileSync('mknod', [path.join(a, name), 'p']);
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  const status = () => JSON.parse(cli(['status', '--json', '--memsections', set])) as { sides: { pid: number }[] };
+  const pids = status().sides.map((s) => s.pid);
+  return {
+    name: `intervmfs ${notify}`,
+    pair: (i) => ({
+      sendData: path.join(a, `d${i}`),
+      sendAck: path.join(a, `k${i}`),
+      recvData: path.join(b, `d${i}`),
+      recvAck: path.join(b, `k${i}`),
+    }),
+    daemons: () => pids,
+    close,
+  };
+}

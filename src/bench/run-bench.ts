@@ -1,0 +1,154 @@
+// `intervmfs bench` / `npm run bench`: every workload on every channel,
+// interleaved (one run of each channel in turn, round after round) because
+// the machine is shared and noisy; a table with ratios to the kernel FIFO,
+// a JSON file with the machine description, and an SVG chart.
+import { execFileSync } from 'child_process';
+import { SingleBar } from 'cli-progress';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { Channel, intervmfs, kernelFifo, tcpLoopback, unixSocket } from './channels';
+import { pingPong, PEER, transfer } from './peer';
+import { makePlan } from './plan';
+import { BASELINE, REFERENCE, REFERENCE_NS, Row } from './results';
+import { median } from './stats';
+import { renderSvg } from './svg';
+import { renderTable } from './table';
+
+export interface BenchOptions {
+  quick: boolean;
+  out: string;
+}
+
+const CLI = path.resolve(__dirname, '../../../bin/intervmfs.js');
+const cli = (args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+function memory(pid: number): { rssKiB: number; anonKiB: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKiB: field('VmRSS'), anonKiB: field('RssAnon') };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version };
+}
+
+export async function runBench(opts: BenchOptions): Promise<void> {
+  if (!fs.existsSync(PEER)) throw new Error(`the peer program is not built (${PEER}); run npm ci`);
+  const plan = makePlan(opts.quick);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-bench-'));
+  const pairs = Math.max(...plan.scaleChannels);
+  const channels: Channel[] = [];
+  const cleanup = () => {
+    for (const c of channels.splice(0)) c.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const startedAt = new Date();
+  try {
+    channels.push(intervmfs(cli, work, 'futex', pairs), intervmfs(cli, work, 'poll', pairs), kernelFifo(work, pairs), unixSocket(work), tcpLoopback());
+    const names = channels.map((c) => c.name);
+    const memStart = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
+
+    // Count the steps for the progress bar.
+    const steps =
+      channels.length * (1 + plan.oneShot.reduce((n, o) => n + o.runs, 0) + 1 + plan.streamWrites.length * plan.streamRuns + plan.scaleChannels.length * plan.scaleRuns);
+    const bar = new SingleBar({ format: 'bench [{bar}] {value}/{total} {task}', stream: process.stderr, hideCursor: false, noTTYOutput: true, notTTYSchedule: 5000 });
+    bar.start(steps, 0, { task: 'verifying data' });
+    const step = (task: string) => bar.increment(1, { task });
+
+    // Data verified by digest once per channel before anything is timed.
+    for (const c of channels) {
+      await transfer(c.pair(0), 2 * 1024 * 1024, 65536, true);
+      step(`verified ${c.name}`);
+    }
+
+    const rows: Row[] = [];
+    for (const o of plan.oneShot) {
+      const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      for (let r = 0; r < o.runs; r++) {
+        for (const c of channels) {
+          const s = await transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20));
+          samples[c.name].push(Number(s.ns));
+          step(`one-shot ${o.label}, ${c.name}, run ${r + 1}/${o.runs}`);
+        }
+      }
+      const unit = o.size <= 4096 ? 1e3 : 1e6;
+      const values = Object.fromEntries(names.map((n) => [n, median(samples[n]) / unit]));
+      if (REFERENCE_NS[o.label]) values[REFERENCE] = REFERENCE_NS[o.label] / unit;
+      rows.push({ workload: `one-shot ${o.label}`, metric: unit === 1e3 ? 'median µs' : 'median ms', better: 'lower', values });
+      if (o.size >= 64 * 1024 * 1024) {
+        const gbps = Object.fromEntries(names.map((n) => [n, o.size / median(samples[n])]));
+        if (REFERENCE_NS[o.label]) gbps[REFERENCE] = o.size / REFERENCE_NS[o.label];
+        rows.push({ workload: `one-shot ${o.label}`, metric: 'GB/s', better: 'higher', values: gbps });
+      }
+    }
+
+    const p50: Record<string, number> = {};
+    const p99: Record<string, number> = {};
+    for (const c of channels) {
+      const p = await pingPong(c.pair(0), plan.pingCount, 64);
+      p50[c.name] = Number(p.p50) / 1e3;
+      p99[c.name] = Number(p.p99) / 1e3;
+      step(`ping-pong, ${c.name}`);
+    }
+    rows.push({ workload: `ping-pong 64 B x${plan.pingCount}`, metric: 'p50 µs', better: 'lower', values: p50 });
+    rows.push({ workload: `ping-pong 64 B x${plan.pingCount}`, metric: 'p99 µs', better: 'lower', values: p99 });
+
+    for (const w of plan.streamWrites) {
+      const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      for (let r = 0; r < plan.streamRuns; r++) {
+        for (const c of channels) {
+          const s = await transfer(c.pair(0), plan.streamTotal, w.size);
+          samples[c.name].push(plan.streamTotal / (Number(s.ns) / 1e9) / 1e6);
+          step(`streaming ${w.label} writes, ${c.name}`);
+        }
+      }
+      rows.push({ workload: `stream, ${w.label} writes`, metric: 'MB/s', better: 'higher', values: Object.fromEntries(names.map((n) => [n, median(samples[n])])) });
+    }
+
+    for (const k of plan.scaleChannels) {
+      const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      for (let r = 0; r < plan.scaleRuns; r++) {
+        for (const c of channels) {
+          const results = await Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024)));
+          const slowest = Math.max(...results.map((s) => Number(s.ns)));
+          samples[c.name].push((k * plan.scaleTotal) / (slowest / 1e9) / 1e6);
+          step(`${k} channels at once, ${c.name}`);
+        }
+      }
+      rows.push({ workload: `${k} channel${k > 1 ? 's' : ''} at once, 128 KiB writes`, metric: 'MB/s total', better: 'higher', values: Object.fromEntries(names.map((n) => [n, median(samples[n])])) });
+    }
+    bar.stop();
+
+    const memEnd = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
+    const columns = [...names, REFERENCE];
+    const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
+    const table = renderTable(rows, columns);
+    console.log(title);
+    console.log(table);
+    console.log('\nintervmfs daemons, resident memory (anonymous) at start -> end:');
+    for (const k of Object.keys(memStart)) {
+      console.log(`  ${k}: ${memStart[k].anonKiB} -> ${memEnd[k]?.anonKiB} KiB (with touched memsection pages ${memStart[k].rssKiB} -> ${memEnd[k]?.rssKiB} KiB)`);
+    }
+    fs.mkdirSync(opts.out, { recursive: true });
+    const json = path.join(opts.out, 'bench.json');
+    const svg = path.join(opts.out, 'bench.svg');
+    const txt = path.join(opts.out, 'bench.txt');
+    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, rows, memory: { start: memStart, end: memEnd } }, null, 2));
+    fs.writeFileSync(svg, renderSvg(rows, columns, title));
+    fs.writeFileSync(txt, `${title}\n${table}\n`);
+    console.log(`\nwrote ${json}, ${svg} and ${txt} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
+    if (!names.includes(BASELINE)) throw new Error('no baseline');
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    cleanup();
+  }
+}

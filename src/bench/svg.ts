@@ -1,0 +1,52 @@
+// The results as an SVG chart: for every figure, each channel's speed
+// relative to the kernel FIFO on a log scale (right of the line is better).
+import { BASELINE, Row, speedup } from './results';
+
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#7f7f7f'];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+export function renderSvg(rows: Row[], channels: string[], title: string): string {
+  const shown = channels.filter((c) => c !== BASELINE);
+  const bar = 9;
+  const rowH = shown.length * bar + 14;
+  const left = 260;
+  const width = 900;
+  const plotW = width - left - 30;
+  const top = 60;
+  const bottom = top + rows.length * rowH;
+  const height = bottom + 50;
+  const min = 0.01;
+  const max = 100;
+  const x = (v: number) => left + ((Math.log10(Math.min(max, Math.max(min, v))) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) * plotW;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+    `<text x="${width / 2}" y="38" text-anchor="middle" fill="#555">speed relative to a kernel FIFO in the same run (log scale; right of the line is faster)</text>`,
+  ];
+  for (const tick of [0.01, 0.1, 1, 10, 100]) {
+    out.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${bottom}" stroke="${tick === 1 ? '#000' : '#ddd'}"/>`);
+    out.push(`<text x="${x(tick)}" y="${bottom + 14}" text-anchor="middle">${tick}x</text>`);
+  }
+  rows.forEach((r, i) => {
+    const y0 = top + i * rowH;
+    out.push(`<text x="${left - 8}" y="${y0 + rowH / 2}" text-anchor="end">${esc(`${r.workload} (${r.metric})`)}</text>`);
+    shown.forEach((c, j) => {
+      const s = speedup(r, c);
+      if (s === undefined) return;
+      const y = y0 + 4 + j * bar;
+      const x1 = x(1);
+      const x2 = x(s);
+      out.push(
+        `<rect x="${Math.min(x1, x2)}" y="${y}" width="${Math.max(1, Math.abs(x2 - x1))}" height="${bar - 2}" fill="${COLORS[j % COLORS.length]}"><title>${esc(`${c}: ${s.toFixed(2)}x`)}</title></rect>`,
+      );
+    });
+  });
+  shown.forEach((c, j) => {
+    const lx = 20 + j * 170;
+    out.push(`<rect x="${lx}" y="${bottom + 28}" width="10" height="10" fill="${COLORS[j % COLORS.length]}"/>`);
+    out.push(`<text x="${lx + 14}" y="${bottom + 37}">${esc(c)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}

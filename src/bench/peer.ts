@@ -16,11 +16,19 @@ function run(args: string[], timeoutMs: number): Promise<PeerResult> {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has all of its output been read.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) return resolve(JSON.parse(out));
-      reject(new Error(`peer ${args.join(' ')}: ${signal ? `killed by ${signal} (timeout ${timeoutMs} ms?)` : `exit ${code}`} ${err.trim()}`));
+      if (code !== 0) {
+        return reject(new Error(`peer ${args.join(' ')}: ${signal ? `killed by ${signal} (timeout ${timeoutMs} ms?)` : `exit ${code}`} ${err.trim()}`));
+      }
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`peer ${args.join(' ')} printed ${JSON.stringify(out)}`));
+      }
     });
+    child.on('error', reject);
   });
 }
 

@@ -50,7 +50,10 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Last resort: even a crash unmounts (cleanup is synchronous).
+  process.once('exit', cleanup);
   const startedAt = new Date();
+  let bar: SingleBar | undefined;
   try {
     channels.push(intervmfs(cli, work, 'futex', pairs), intervmfs(cli, work, 'poll', pairs), kernelFifo(work, pairs), unixSocket(work), tcpLoopback());
     const names = channels.map((c) => c.name);
@@ -59,9 +62,9 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     // Count the steps for the progress bar.
     const steps =
       channels.length * (1 + plan.oneShot.reduce((n, o) => n + o.runs, 0) + 1 + plan.streamWrites.length * plan.streamRuns + plan.scaleChannels.length * plan.scaleRuns);
-    const bar = new SingleBar({ format: 'bench [{bar}] {value}/{total} {task}', stream: process.stderr, hideCursor: false, noTTYOutput: true, notTTYSchedule: 5000 });
+    bar = new SingleBar({ format: 'bench [{bar}] {value}/{total} {task}', stream: process.stderr, hideCursor: false, noTTYOutput: true, notTTYSchedule: 5000 });
     bar.start(steps, 0, { task: 'verifying data' });
-    const step = (task: string) => bar.increment(1, { task });
+    const step = (task: string) => bar?.increment(1, { task });
 
     // Data verified by digest once per channel before anything is timed.
     for (const c of channels) {
@@ -126,6 +129,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
       rows.push({ workload: `${k} channel${k > 1 ? 's' : ''} at once, 128 KiB writes`, metric: 'MB/s total', better: 'higher', values: Object.fromEntries(names.map((n) => [n, median(samples[n])])) });
     }
     bar.stop();
+    bar = undefined;
 
     const memEnd = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
     const columns = [...names, REFERENCE];
@@ -149,6 +153,8 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('exit', cleanup);
+    bar?.stop();
     cleanup();
   }
 }

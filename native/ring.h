@@ -115,6 +115,7 @@ inline int64_t ring_produce(const RingView &r, const uint8_t *src, uint64_t len,
   uint64_t space = r.size - fill;
   if (space < min_len || space == 0) return 0;
   uint64_t n = space < len ? space : len;
+  if (n == 0) return 0;  // a zero-length write: nothing to copy (src may be null)
   uint64_t off = head % r.size;
   uint64_t first = r.size - off < n ? r.size - off : n;
   std::memcpy(r.bytes + off, src, first);

@@ -122,5 +122,7 @@ interface Addon {
 /** Root of the package (where binding.gyp lives), from dist/src or src. */
 export const packageRoot = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
 
+// INTERVMFS_ADDON: another build of the same addon, for the sanitizer run
+// (scripts/sanitize.sh).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const addon: Addon = require(path.join(packageRoot, 'build', 'Release', 'intervmfs.node'));
+export const addon: Addon = require(process.env.INTERVMFS_ADDON ?? path.join(packageRoot, 'build', 'Release', 'intervmfs.node'));

@@ -119,6 +119,9 @@ async function main(): Promise<void> {
   const a = path.join(work, 'a');
   const b = path.join(work, 'b');
   const env = { ...process.env, INTERVMFS_TRACE: trace };
+  // The set in memory, as the benchmark's and an ivshmem region are.
+  const shm = fs.mkdtempSync('/dev/shm/intervmfs-breakdown-');
+  const set = path.join(shm, 'ms');
   const mounted: string[] = [];
   const cleanup = () => {
     for (const m of mounted) {
@@ -129,15 +132,16 @@ async function main(): Promise<void> {
       }
     }
     fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(shm, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
     cleanup();
     process.exit(130);
   });
   try {
-    cli(['format', '--memsections', path.join(work, 'ms'), '--channels', '4', '--data-size', '4M']);
+    cli(['format', '--memsections', set, '--channels', '4', '--data-size', '4M']);
     for (const [mnt, side] of [[a, 'a'], [b, 'b']]) {
-      cli(['mount', mnt, '--memsections', path.join(work, 'ms'), '--side', side, '--notify', process.env.NOTIFY ?? 'futex'], env);
+      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', process.env.NOTIFY ?? 'futex'], env);
       mounted.push(mnt);
     }
     for (const name of ['msg', 'ack', 'bulk']) execFileSync('mknod', [path.join(a, name), 'p']);

@@ -38,6 +38,8 @@ export function renderStatus(r: StatusReport): string {
     const who = s.epoch > 0 ? ` pid ${s.pid} on ${s.host || '?'}, notify ${s.notify}, mount #${s.epoch}` : '';
     lines.push(`  ${s.name}: ${state}${who}`);
   }
+  // Wake-ups: each side counts the times its peer rang its bell.
+  lines.push(`  wake-ups: a rung ${r.sides[0].bellsRung} times, b rung ${r.sides[1].bellsRung} times`);
   const live = r.channels.filter((c) => c.state !== 'corrupt' && !c.corrupt);
   lines.push(`channels: ${live.filter((c) => c.state === 'live').length} of ${g.capacity}`);
   for (const c of r.channels) {
@@ -51,6 +53,7 @@ export function renderStatus(r: StatusReport): string {
         `a->b ${ab.head} bytes (${ab.head - ab.tail} queued), b->a ${ba.head} bytes (${ba.head - ba.tail} queued), ` +
         `open on a ${c.sideOpen[0]}, on b ${c.sideOpen[1]}`,
     );
+    lines.push(`    operations: a->b ${ab.writeOps} writes, ${ab.readOps} reads; b->a ${ba.writeOps} writes, ${ba.readOps} reads`);
   }
   return lines.join('\n');
 }

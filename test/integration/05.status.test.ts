@@ -64,6 +64,9 @@ describe('integration: status', function () {
     let out = await statusShowing(moved);
     expect(out.split('\n')).to.include('channels: 1 of 8');
     expect(out.split('\n'), out).to.include(moved);
+    const ops = out.split('\n')[out.split('\n').indexOf(moved) + 1];
+    expect(ops, 'one write and at least one read each way').to.match(/^ {4}operations: a->b 1 writes, [1-9]\d* reads; b->a 1 writes, [1-9]\d* reads$/);
+    expect(out).to.match(/^ {2}wake-ups: a rung \d+ times, b rung \d+ times$/m);
 
     // Bytes written with nobody reading stay queued; a held descriptor is counted.
     const holder = lab().sh('exec 3>"$1"; printf queued >&3; echo ready; exec sleep 30', [path.join(B.mountpoint, chan)], { timeoutMs: 30_000 });

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'path';
 import { UserError } from '../errors';
 import { createLogger } from '../log';
-import { defaultMemsectionDir, locateMemsections } from '../memsections/locate';
+import { chooseNotifier, defaultMemsectionDir, locateMemsections } from '../memsections/locate';
 import { formatMemsections, FORMAT_DEFAULTS, inMemory } from '../memsections/format';
 import { openMemsections } from '../memsections/open';
 import { formatSize, parseSize } from '../memsections/sizes';
@@ -70,15 +70,19 @@ export function buildProgram(): Command {
     .argument('<mountpoint>', 'empty directory to mount on')
     .option('--memsections <path>', MEMSECTIONS_HELP)
     .addOption(new Option('--side <side>', 'which side this mount is').choices(['a', 'b']).makeOptionMandatory())
-    .addOption(new Option('--notify <mode>', 'how a waiting side is woken: futex (one kernel) or poll (anything sharing memory)').choices(['futex', 'poll']).default('futex'))
+    .addOption(
+      new Option('--notify <mode>', 'how a waiting side is woken: futex (one kernel) or poll (anything sharing memory); default futex, poll on an ivshmem device')
+        .choices(['futex', 'poll']),
+    )
     .option('--foreground', 'stay attached to the terminal; unmount on Ctrl-C or SIGTERM', false)
     .option('--log <file>', 'log file of the background daemon (default: in the runtime folder)')
-    .action(async (mountpoint: string, o: { memsections?: string; side: Side; notify: NotifyMode; foreground: boolean; log?: string }) => {
+    .action(async (mountpoint: string, o: { memsections?: string; side: Side; notify?: NotifyMode; foreground: boolean; log?: string }) => {
       const logFile = path.resolve(o.log ?? logPath(mountpoint));
+      o.notify = chooseNotifier(locateMemsections(o.memsections), o.notify);
       if (!o.foreground) {
         // Check what can be checked here, so mistakes are reported without a daemon.
         locateMemsections(o.memsections);
-        const args = ['mount', mountpoint, '--side', o.side, '--notify', o.notify];
+        const args = ['mount', mountpoint, '--side', o.side, '--notify', o.notify!];
         if (o.memsections) args.push('--memsections', o.memsections);
         require('fs').mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
         const pid = await startBackground(args, logFile);
@@ -88,7 +92,7 @@ export function buildProgram(): Command {
       const log = createLogger();
       try {
         await serveForeground(
-          { mountpoint, spec: locateMemsections(o.memsections), side: o.side, notify: o.notify, log, logFile },
+          { mountpoint, spec: locateMemsections(o.memsections), side: o.side, notify: o.notify!, log, logFile },
           () => reportToParent('ready'),
         );
       } catch (err) {

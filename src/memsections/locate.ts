@@ -62,6 +62,31 @@ function ivshmemSpec(given: string, pciRoot: string): MemsectionSpec {
   return { given, kind: 'region', paths: [path.join(pciRoot, bdf, 'resource2')] };
 }
 
+/** Whether a set is a PCI BAR (an ivshmem device): its peer runs another kernel. */
+export function isPciRegion(spec: MemsectionSpec): boolean {
+  if (spec.kind !== 'region') return false;
+  let real = spec.paths[0];
+  try {
+    real = fs.realpathSync(real);
+  } catch {
+    /* judged by the name given */
+  }
+  return /^\/sys\/(bus\/pci\/devices|devices\/pci)/.test(real);
+}
+
+/**
+ * The notifier for a mount: futex unless the set is an ivshmem device, where
+ * the peer is another guest that no futex wake-up can reach; asking for futex
+ * there is refused.
+ */
+export function chooseNotifier(spec: MemsectionSpec, asked: 'futex' | 'poll' | undefined): 'futex' | 'poll' {
+  const pci = isPciRegion(spec);
+  if (asked === 'futex' && pci) {
+    throw new UserError(`--notify futex cannot wake a peer in another guest (${spec.given} is a PCI device); use --notify poll`);
+  }
+  return asked ?? (pci ? 'poll' : 'futex');
+}
+
 /**
  * Resolves --memsections: an existing folder (or one to be created by
  * format) holds three files; an existing file is one region; `ivshmem` or

@@ -1,0 +1,26 @@
+#!/bin/busybox sh
+# PID 1 of a test guest: load the modules, mount the host's root read-only
+# over 9p (so the guest runs the host's Node.js and the checkout at the same
+# path), give it writable tmpfs places, and run the test script the kernel
+# command line names, as side ivfs.side. Powers off when it ends.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules/order); do insmod "/modules/$m" || echo "VMTEST init: insmod $m failed"; done
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^ivfs\.$1=//p"; }
+SIDE=$(arg side) SCRIPT=$(arg script) RESULTS=$(arg results)
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose hostroot /host || echo "VMTEST init: cannot mount the host root"
+mount -t 9p -o trans=virtio,version=9p2000.L,cache=none results "/host$RESULTS" || echo "VMTEST init: cannot mount the results folder"
+mount -t proc proc /host/proc
+mount -t sysfs sys /host/sys
+mount -t devtmpfs dev /host/dev
+mkdir -p /host/dev/shm 2>/dev/null
+for d in /tmp /run /dev/shm /root; do mount -t tmpfs tmpfs "/host$d"; done
+echo "VMTEST init: side $SIDE up after $(cut -d' ' -f1 /proc/uptime) s"
+chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root \
+  /bin/bash "$SCRIPT" "$SIDE" "$RESULTS" 2>&1
+echo "VMTEST init: done"
+sync
+poweroff -f

@@ -11,6 +11,8 @@ import { formatSize, parseSize } from '../memsections/sizes';
 import { collectStatus, renderStatus } from '../memsections/status';
 import { checkMemsections, renderFindings } from '../memsections/check';
 import { runBench } from '../bench/run-bench';
+import { chat } from './chat';
+import os from 'os';
 import { reportToParent, startBackground } from '../daemon/background';
 import { logPath } from '../daemon/registry';
 import { serveForeground, Side } from '../daemon/serve';
@@ -134,6 +136,15 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt', path.resolve(__dirname, '../../../bench-results'))
     .action(async (o: { quick: boolean; out: string }) => {
       await runBench({ quick: o.quick, out: path.resolve(o.out) });
+    });
+
+  program
+    .command('chat')
+    .description('a line chat over one channel in both directions (run it on each side, or in each guest)')
+    .argument('<channel>', 'a channel file in a mounted side, e.g. mount/a/chat')
+    .option('--name <name>', 'how your lines are signed', `${os.userInfo().username}@${os.hostname()}`)
+    .action(async (channel: string, o: { name: string }) => {
+      await chat(channel, o.name);
     });
 
   program

@@ -34,10 +34,10 @@ check "--notify futex is refused between guests (exit $rc)" [ $rc -ne 0 -a -z "$
 barrier mounted
 
 if [ "$SIDE" = a ]; then
-  for n in s4k_ab s4k_ba s2m_ab s2m_ba s64m_ab s64m_ba m1 m2 m3 m4 idle td tk pd pk; do mknod "$MNT/$n" p; done
+  for n in s4k_ab s4k_ba s2m_ab s2m_ba s64m_ab s64m_ba m1 m2 m3 m4 idle td tk pd pk chat; do mknod "$MNT/$n" p; done
 fi
 barrier channels
-check "the channels made on side a are listed on side $SIDE" [ "$(ls $MNT | wc -l)" -eq 15 ]
+check "the channels made on side a are listed on side $SIDE" [ "$(ls $MNT | wc -l)" -eq 16 ]
 
 # Each size each way, as a user would: dd in, sha256sum out.
 for size in 4k 2m 64m; do
@@ -118,6 +118,11 @@ if [ "$SIDE" = b ]; then
   check "a reader blocked on an empty channel (state ${state:-gone}) ends on SIGINT within a second (${ms} ms)" [ "$state" = S -a $ms -lt 1000 ]
 fi
 barrier interrupted
+
+# intervmfs chat between the two guests.
+(sleep 3; echo "hello from guest $SIDE"; sleep 10) | timeout 60 $IVFS chat $MNT/chat --name "$SIDE" > /run/chat.out 2> /run/chat.err
+check "chat: guest $SIDE got the other guest's line" grep -q "^$OTHER: hello from guest $OTHER\$" /run/chat.out
+barrier chatted
 
 out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
 cp /run/ivfs.log "$R/$SIDE.daemon.log" 2>/dev/null

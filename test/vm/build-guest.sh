@@ -10,7 +10,9 @@ CACHE=${INTERVMFS_CACHE:-$HOME/.cache/intervmfs}
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] && /bin/busybox --list | grep -qx insmod || need+=(busybox-static)
+# busybox-static: a static busybox with insmod (grep reads the whole list, so
+# busybox never dies of SIGPIPE under pipefail).
+{ [ -x /bin/busybox ] && /bin/busybox --list | grep -x insmod > /dev/null; } || need+=(busybox-static)
 command -v depmod >/dev/null || need+=(kmod)
 command -v cpio >/dev/null || need+=(cpio)
 if [ ${#need[@]} -gt 0 ]; then

@@ -17,9 +17,11 @@ mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/shm 2>/dev/null
-for d in /tmp /run /dev/shm /root; do mount -t tmpfs tmpfs "/host$d"; done
+# Writable places. Not /tmp: the checkout or the results may live there.
+for d in /run /dev/shm /root; do mount -t tmpfs tmpfs "/host$d"; done
+mkdir -p /host/run/tmp
 echo "VMTEST init: side $SIDE up after $(cut -d' ' -f1 /proc/uptime) s"
-chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root \
+chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TMPDIR=/run/tmp \
   /bin/bash "$SCRIPT" "$SIDE" "$RESULTS" 2>&1
 echo "VMTEST init: done"
 sync

@@ -12,7 +12,6 @@ TIMEOUT=${VM_TIMEOUT:-900}
 GUEST=$(bash "$ROOT/test/vm/build-guest.sh") || { echo "vm: could not build the guest"; exit 1; }
 [ -e "$ROOT/build/Release/intervmfs-peer" ] || { echo "vm: build/Release/intervmfs-peer missing; run npm ci"; exit 1; }
 
-# Not under /tmp: the guests mount a tmpfs there over the host's root.
 WORK=$(mktemp -d /var/tmp/intervmfs-vm.XXXXXX)
 REGION=/dev/shm/intervmfs-vm-$$
 R=$WORK/results

@@ -10,7 +10,6 @@ import { openMemsections } from '../memsections/open';
 import { formatSize, parseSize } from '../memsections/sizes';
 import { collectStatus, renderStatus } from '../memsections/status';
 import { checkMemsections, renderFindings } from '../memsections/check';
-import { runBench } from '../bench/run-bench';
 import { chat } from './chat';
 import os from 'os';
 import { reportToParent, startBackground } from '../daemon/background';
@@ -135,6 +134,8 @@ export function buildProgram(): Command {
     .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs)', false)
     .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt', path.resolve(__dirname, '../../../bench-results'))
     .action(async (o: { quick: boolean; out: string }) => {
+      // Loaded here: the other commands (mount in a slow guest) need not load it.
+      const { runBench } = await import('../bench/run-bench');
       await runBench({ quick: o.quick, out: path.resolve(o.out) });
     });
 

@@ -84,6 +84,11 @@ export class ChannelService {
     private readonly log: Logger,
   ) {}
 
+  /** Stopped (cancelAll): the memsections may be closed; touch nothing. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get openFiles(): number {
     return this.files.size;
   }

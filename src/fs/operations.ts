@@ -50,7 +50,7 @@ export function buildOperations(ctx: MountContext): Operations {
     return name === undefined ? undefined : directory.lookup(name);
   };
 
-  return {
+  return answerAfterStop(channels, {
     getattr(path, cb) {
       if (path === '/') return cb(0, rootStat(ctx.mountedAt));
       const c = lookup(path);
@@ -162,5 +162,21 @@ export function buildOperations(ctx: MountContext): Operations {
     chmod: refuse(Errno.EPERM),
     chown: refuse(Errno.EPERM),
     setxattr: refuse(Errno.ENOTSUP),
-  };
+  });
+}
+
+/**
+ * Once the daemon stops, the memsections are closed but the kernel may still
+ * send requests (a release of a descriptor whose reader was just answered):
+ * those are answered without touching shared memory.
+ */
+function answerAfterStop(channels: ChannelService, ops: Operations): Operations {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(ops) as [string, (...args: unknown[]) => void][]) {
+    guarded[name] = (...args: unknown[]) => {
+      if (!channels.isClosed) return fn(...args);
+      (args[args.length - 1] as Callback)(name === 'release' ? 0 : Errno.EIO);
+    };
+  }
+  return guarded as Operations;
 }

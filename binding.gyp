@@ -6,7 +6,10 @@
         "native/addon.cc",
         "native/memsection_set.cc",
         "native/channel_table.cc",
-        "native/notifier.cc"
+        "native/notifier.cc",
+        "native/doorbell.cc",
+        "native/doorbell_server.cc",
+        "native/addon_doorbell_server.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -13,7 +13,9 @@
 #include <cerrno>
 #include <memory>
 
+#include "addon_doorbell_server.h"
 #include "channel_table.h"
+#include "doorbell.h"
 #include "memsection_set.h"
 #include "notifier.h"
 #include "ring.h"
@@ -44,6 +46,17 @@ Napi::Object geometry_object(Napi::Env env, const Geometry &g) {
   o.Set("data1Offset", double(g.data_offset[1]));
   o.Set("formattedAtMs", double(g.formatted_at_ms));
   return o;
+}
+
+NotifyMode notify_mode(Napi::Env env, const std::string &name) {
+  if (name == "futex") return kNotifyFutex;
+  if (name == "poll") return kNotifyPoll;
+  if (name == "doorbell") return kNotifyDoorbell;
+  throw Napi::RangeError::New(env, "unknown notifier " + name + " (futex, poll or doorbell)");
+}
+
+const char *notify_name(uint32_t mode) {
+  return mode == kNotifyFutex ? "futex" : mode == kNotifyDoorbell ? "doorbell" : mode == kNotifyPoll ? "poll" : "unknown";
 }
 
 uint32_t clamp_add(uint32_t v, int delta) {
@@ -93,6 +106,8 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("adjustOpen", &Memsections::AdjustOpen),
                            InstanceMethod("markEnd", &Memsections::MarkEnd),
                            InstanceMethod("setWaiting", &Memsections::SetWaiting),
+                           InstanceMethod("openDoorbell", &Memsections::OpenDoorbell),
+                           InstanceMethod("testDoorbell", &Memsections::TestDoorbell),
                            InstanceMethod("startNotifier", &Memsections::StartNotifier),
                            InstanceMethod("stopNotifier", &Memsections::StopNotifier),
                            InstanceMethod("close", &Memsections::Close),
@@ -142,7 +157,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   RingView ring(uint32_t direction, uint32_t slot, ChannelEntry *e) const {
     return RingView{&e->ring[direction], set_->ring_bytes(direction, slot), set_->geometry().ring_size};
   }
-  void ring_peer() { ring_bell(set_->header()->side[peer()]); }
+  void ring_peer() { ring_bell(set_->header()->side[peer()], doorbell_.get()); }
   void reset_own_counts() {
     for (uint32_t i = 0; i < set_->geometry().capacity; i++) {
       ChannelEntry *e = set_->entry(i);
@@ -171,14 +186,17 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     Napi::Env env = info.Env();
     uint32_t side = info[0].As<Napi::Number>().Uint32Value();
     if (side >= kSideCount) throw Napi::RangeError::New(env, "side must be 0 (a) or 1 (b)");
-    std::string mode = info[1].As<Napi::String>().Utf8Value();
+    NotifyMode mode = notify_mode(env, info[1].As<Napi::String>().Utf8Value());
+    if (mode == kNotifyDoorbell && !(doorbell_ && doorbell_->can_wait())) throw Napi::Error::New(env, "doorbell notifier without an open doorbell device");
     SideState &s = header(env)->side[side];
     side_ = side;
     epoch_ = load_acquire(&s.epoch) + 1;
     table_ = std::make_shared<ChannelTable>(*set_, side_);
     table_->set_epoch(epoch_);
     reset_own_counts();  // descriptors of an earlier mount of this side are gone
-    store_release(&s.notify_mode, uint32_t(mode == "futex" ? kNotifyFutex : kNotifyPoll));
+    // doorbell_id before notify_mode: a peer that sees the mode finds the id.
+    store_release(&s.doorbell_id, doorbell_ ? doorbell_->own_id() : 0u);
+    store_release(&s.notify_mode, uint32_t(mode));
     store_release(&s.pid, info[2].As<Napi::Number>().Uint32Value());
     std::string host = info[3].As<Napi::String>().Utf8Value().substr(0, sizeof(s.host) - 1);
     std::memset(s.host, 0, sizeof(s.host));
@@ -218,7 +236,8 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       o.Set("epoch", load_acquire(&s.epoch));
       o.Set("heartbeat", double(load_acquire(&s.heartbeat)));
       o.Set("pid", load_acquire(&s.pid));
-      o.Set("notify", load_acquire(&s.notify_mode) == kNotifyFutex ? "futex" : "poll");
+      o.Set("notify", notify_name(load_acquire(&s.notify_mode)));
+      o.Set("doorbellId", load_acquire(&s.doorbell_id));
       o.Set("mountedAtMs", double(load_acquire(&s.mounted_at_ms)));
       char host[sizeof(s.host) + 1] = {0};
       std::memcpy(host, s.host, sizeof(s.host));
@@ -425,15 +444,43 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   }
 
   // --- notifier ---------------------------------------------------------------
+  // openDoorbell(bar0Path) or openDoorbell(vfioGroupPath, bdf) -> our
+  // ivshmem peer id. The first opens the registers for ringing only (a poll
+  // side ringing a doorbell peer); the second also for waiting, through VFIO.
+  Napi::Value OpenDoorbell(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (notifier_) throw Napi::Error::New(env, "openDoorbell after startNotifier");
+    try {
+      std::string first = info[0].As<Napi::String>().Utf8Value();
+      doorbell_.reset(info.Length() > 1 ? Doorbell::vfio(first, info[1].As<Napi::String>().Utf8Value()) : Doorbell::ring_only(first));
+    } catch (const SetError &e) {
+      throw set_error(env, e);
+    }
+    return Napi::Number::New(env, doorbell_->own_id());
+  }
+
+  // testDoorbell(timeoutMs) -> whether ringing our own id raised our
+  // interrupt. A device without a doorbell server (ivshmem-plain, or a
+  // server that never answered) ignores the ring. Blocks up to timeoutMs;
+  // called once at mount, before the notifier starts.
+  Napi::Value TestDoorbell(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!doorbell_ || !doorbell_->can_wait() || notifier_) throw Napi::Error::New(env, "testDoorbell needs an open doorbell device and no notifier");
+    int timeout_ms = info[0].As<Napi::Number>().Int32Value();
+    doorbell_->ring(doorbell_->own_id());
+    return Napi::Boolean::New(env, doorbell_->wait(timeout_ms));
+  }
+
   Napi::Value StartNotifier(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (notifier_) throw Napi::Error::New(env, "notifier already running");
-    std::string mode = info[0].As<Napi::String>().Utf8Value();
+    NotifyMode mode = notify_mode(env, info[0].As<Napi::String>().Utf8Value());
+    if (mode == kNotifyDoorbell && !(doorbell_ && doorbell_->can_wait())) throw Napi::Error::New(env, "doorbell notifier without an open doorbell device");
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "intervmfs-notifier", 0, 1);
     queued_ = std::make_shared<std::atomic<bool>>(false);
     auto queued = queued_;
     Napi::ThreadSafeFunction tsfn = tsfn_;
-    notifier_ = std::make_unique<Notifier>(header(env)->side[side_], mode == "futex" ? kNotifyFutex : kNotifyPoll, [tsfn, queued]() mutable {
+    notifier_ = std::make_unique<Notifier>(header(env)->side[side_], mode, doorbell_.get(), [tsfn, queued]() mutable {
       // One callback in flight at a time: JavaScript re-checks every waiter
       // anyway, so further rings before it runs add nothing.
       if (queued->exchange(true)) return;
@@ -452,6 +499,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
     shutdown();
+    doorbell_.reset();
     table_.reset();
     set_.reset();
     return info.Env().Undefined();
@@ -461,6 +509,9 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // mapping alive when JavaScript closes or re-attaches meanwhile.
   std::shared_ptr<MemsectionSet> set_;
   std::shared_ptr<ChannelTable> table_;
+  // Declared before notifier_: the notifier thread uses it, so it must be
+  // destroyed after the notifier (members are destroyed in reverse order).
+  std::unique_ptr<Doorbell> doorbell_;
   std::unique_ptr<Notifier> notifier_;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<std::atomic<bool>> queued_;
@@ -505,6 +556,7 @@ Napi::Value CheckName(const Napi::CallbackInfo &info) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ivfs;
   exports.Set("Memsections", Memsections::Define(env));
+  exports.Set("DoorbellServer", define_doorbell_server(env));
   exports.Set("format", Napi::Function::New(env, Format));
   exports.Set("planFiles", Napi::Function::New(env, PlanFiles));
   exports.Set("planRegion", Napi::Function::New(env, PlanRegion));
@@ -531,6 +583,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("sideAttached", double(offsetof(SideState, attached)));
   l.Set("sideEpoch", double(offsetof(SideState, epoch)));
   l.Set("sideHeartbeat", double(offsetof(SideState, heartbeat)));
+  l.Set("sideNotifyMode", double(offsetof(SideState, notify_mode)));
+  l.Set("sideDoorbellId", double(offsetof(SideState, doorbell_id)));
   l.Set("entryState", double(offsetof(ChannelEntry, state)));
   l.Set("entryGeneration", double(offsetof(ChannelEntry, generation)));
   l.Set("entryName", double(offsetof(ChannelEntry, name)));

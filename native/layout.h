@@ -41,12 +41,14 @@ enum ChannelState : uint32_t {
   kUnlinked = 2,  // name removed; open descriptors still use the rings
 };
 
-// Which notifier a side uses to sleep; recorded so that a peer (and status)
-// can see it. The waker does not need to know: it always bumps the bell and
-// calls FUTEX_WAKE only when the sleeper said it uses futex.
+// Which notifier a side uses to sleep; recorded so that the peer knows how
+// to wake it (and status can show it). The waker always bumps the bell; it
+// also calls FUTEX_WAKE when the sleeper uses futex, and writes the ivshmem
+// Doorbell register with the sleeper's doorbell_id when it uses doorbell.
 enum NotifyMode : uint32_t {
   kNotifyPoll = 0,
   kNotifyFutex = 1,
+  kNotifyDoorbell = 2,
 };
 
 // Per-side liveness and wake-up state. Written by the side it describes,
@@ -64,7 +66,12 @@ struct alignas(64) SideState {
   alignas(64) uint32_t bell;
   uint32_t pad0;
   uint64_t bells_rung;      // written by the peer: statistics
-  uint8_t pad1[48];
+  // Written by the side it describes, at mount: its ivshmem peer id
+  // (IVPosition), the target of the peer's Doorbell writes when notify_mode
+  // is doorbell. Zero in sets formatted before it existed (it was padding).
+  uint32_t doorbell_id;
+  uint32_t pad2;
+  uint8_t pad1[40];
 };
 static_assert(sizeof(SideState) == 128, "SideState layout");
 
@@ -139,7 +146,7 @@ static_assert(offsetof(ControlHeader, header_check) == 64, "header check covers 
 // page (and kLayoutVersion) fails here.
 static_assert(offsetof(ControlHeader, table_lock) == 128 && offsetof(ControlHeader, side) == 192, "LAYOUT.md header");
 static_assert(offsetof(SideState, heartbeat) == 8 && offsetof(SideState, host) == 32 && offsetof(SideState, bell) == 64 &&
-                  offsetof(SideState, bells_rung) == 72,
+                  offsetof(SideState, bells_rung) == 72 && offsetof(SideState, doorbell_id) == 80,
               "LAYOUT.md side state");
 static_assert(offsetof(ChannelEntry, ctime_ms) == 24 && offsetof(ChannelEntry, name) == 32 && offsetof(ChannelEntry, side_open) == 96 &&
                   offsetof(ChannelEntry, ring) == 128 && sizeof(ChannelEntry) == 384,

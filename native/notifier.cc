@@ -30,14 +30,18 @@ inline void cpu_relax() {
 
 }  // namespace
 
-void ring_bell(SideState &side) {
+void ring_bell(SideState &side, Doorbell *doorbell) {
   add_release(&side.bell, 1u);
   add_relaxed(&side.bells_rung, uint64_t(1));
-  if (load_acquire(&side.notify_mode) == kNotifyFutex) futex(&side.bell, FUTEX_WAKE, INT_MAX, nullptr);
+  uint32_t mode = load_acquire(&side.notify_mode);
+  if (mode == kNotifyFutex) futex(&side.bell, FUTEX_WAKE, INT_MAX, nullptr);
+  // The bell is published (release) before the doorbell store, so the
+  // interrupted peer finds it changed.
+  if (mode == kNotifyDoorbell && doorbell) doorbell->ring(load_acquire(&side.doorbell_id));
 }
 
-Notifier::Notifier(SideState &mine, NotifyMode mode, std::function<void()> on_ring)
-    : mine_(mine), mode_(mode), on_ring_(std::move(on_ring)) {
+Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring)
+    : mine_(mine), mode_(mode), doorbell_(doorbell), on_ring_(std::move(on_ring)) {
   // Read the bell here, not in the thread: a ring that lands between this
   // constructor returning and the thread starting must still count as news.
   uint32_t seen = load_acquire(&mine_.bell);
@@ -51,6 +55,7 @@ void Notifier::stop() {
   // Wake our own sleep so the thread sees the stop at once.
   add_release(&mine_.bell, 1u);
   futex(&mine_.bell, FUTEX_WAKE, INT_MAX, nullptr);
+  if (doorbell_) doorbell_->interrupt_wait();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -59,6 +64,14 @@ bool Notifier::wait_for_change(uint32_t seen) {
   if (mode_ == kNotifyFutex) {
     struct timespec ts = {0, kTickMs * 1000000};
     futex(&mine_.bell, FUTEX_WAIT, seen, &ts);  // returns at once if the bell already moved
+    return load_acquire(&mine_.bell) != seen;
+  }
+  if (mode_ == kNotifyDoorbell) {
+    // The bell is the truth, the interrupt only a wake-up: check it first,
+    // since a ring may have landed before this wait (UIO keeps an interrupt
+    // that fired while we were not waiting, so none is lost after it).
+    if (load_acquire(&mine_.bell) != seen) return true;
+    doorbell_->wait(int(kTickMs));
     return load_acquire(&mine_.bell) != seen;
   }
   // poll: spin ~20 us for latency, then sleep with exponential back-off so an

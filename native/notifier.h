@@ -7,6 +7,8 @@
 //   futex  FUTEX_WAIT on the bell word; the ringer calls FUTEX_WAKE. One kernel only.
 //   poll   spin briefly, then back off up to 1 ms; the ringer only writes memory.
 //          Works between anything that shares memory.
+//   doorbell  sleep on the ivshmem interrupt (UIO); the ringer writes the
+//          Doorbell register with our doorbell_id. Between QEMU guests.
 // The thread also wakes every `tick_ms` so it notices a stop request; it never
 // runs JavaScript itself.
 #pragma once
@@ -16,16 +18,21 @@
 #include <functional>
 #include <thread>
 
+#include "doorbell.h"
 #include "layout.h"
 
 namespace ivfs {
 
 // Wakes `side` (the peer of the caller). Cheap when the peer polls.
-void ring_bell(SideState &side);
+// `doorbell` is the caller's ivshmem device, if it has one: without it a peer
+// that sleeps on doorbell interrupts only notices the bell on its next tick.
+void ring_bell(SideState &side, Doorbell *doorbell);
 
 class Notifier {
  public:
-  Notifier(SideState &mine, NotifyMode mode, std::function<void()> on_ring);
+  // `doorbell` must outlive the notifier and be able to wait when `mode` is
+  // kNotifyDoorbell.
+  Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring);
   ~Notifier();
   void stop();
 
@@ -35,6 +42,7 @@ class Notifier {
 
   SideState &mine_;
   NotifyMode mode_;
+  Doorbell *doorbell_;
   std::function<void()> on_ring_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

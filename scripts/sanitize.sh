@@ -14,6 +14,7 @@ g++ -std=c++20 -shared -fPIC -g -O1 -fno-omit-frame-pointer -fexceptions \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -I"$NODE_INCLUDE" -I"$NAPI_INCLUDE" -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS \
   native/addon.cc native/memsection_set.cc native/channel_table.cc native/notifier.cc \
+  native/doorbell.cc native/doorbell_server.cc native/addon_doorbell_server.cc \
   -o "$OUT/intervmfs.node"
 [ -d dist/test/unit ] || npx tsc -p tsconfig.json
 echo "sanitize: unit tests against it"

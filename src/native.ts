@@ -21,6 +21,8 @@ export interface SideInfo {
   mountedAtMs: number;
   host: string;
   bellsRung: number;
+  /** The side's ivshmem peer id, meaningful when notify is doorbell. */
+  doorbellId: number;
 }
 
 export interface RingInfo {
@@ -55,7 +57,8 @@ export interface TableResult {
   generation: number;
 }
 
-export type NotifyMode = 'futex' | 'poll';
+export type NotifyMode = 'futex' | 'poll' | 'doorbell';
+export const NOTIFY_MODES: NotifyMode[] = ['futex', 'poll', 'doorbell'];
 
 /** Indices into the Float64Array filled by endpointState(). */
 export const enum Endpoint {
@@ -90,13 +93,31 @@ export interface Memsections {
   adjustOpen(slot: number, generation: number, reading: boolean, writing: boolean, delta: 1 | -1): boolean;
   markEnd(slot: number, generation: number, eofMark: number | undefined, epipeMark: number | undefined): boolean;
   setWaiting(slot: number, generation: number, readerWaits: boolean, writerWaits: boolean): boolean;
+  /**
+   * Opens an ivshmem-doorbell device: by its sysfs BAR 0 for ringing the
+   * peer only, or by its VFIO group and PCI address for ringing and for
+   * waiting on its interrupt. Returns our peer id (IVPosition).
+   */
+  openDoorbell(bar0Path: string): number;
+  openDoorbell(vfioGroup: string, bdf: string): number;
+  /** Rings our own id; whether the interrupt arrived within timeoutMs (blocks). */
+  testDoorbell(timeoutMs: number): boolean;
   startNotifier(mode: NotifyMode, onRing: () => void): void;
   stopNotifier(): void;
   close(): void;
 }
 
+export interface DoorbellServer {
+  /** Bytes of the shared memory handed to every peer. */
+  readonly shmSize: number;
+  close(): void;
+}
+
+export type DoorbellServerEvent = (kind: 'connected' | 'disconnected' | 'refused' | 'error', id: number, detail: string) => void;
+
 interface Addon {
   Memsections: new (paths: string[]) => Memsections;
+  DoorbellServer: new (socketPath: string, shmPath: string, vectors: number, onEvent: DoorbellServerEvent) => DoorbellServer;
   format(paths: string[], capacity: number, force: boolean): Geometry;
   planFiles(capacity: number, dataSize: number): Geometry;
   planRegion(capacity: number, regionSize: number): Geometry;
@@ -112,7 +133,7 @@ interface Addon {
   /** Byte offsets of layout fields (native/layout.h), for tests and `check`. */
   layout: Record<
     | 'tableOffset' | 'entrySize' | 'magic' | 'layoutVersion' | 'channelCapacity' | 'headerCheck' | 'tableLock'
-    | 'sideState' | 'sideStateSize' | 'sideAttached' | 'sideEpoch' | 'sideHeartbeat'
+    | 'sideState' | 'sideStateSize' | 'sideAttached' | 'sideEpoch' | 'sideHeartbeat' | 'sideNotifyMode' | 'sideDoorbellId'
     | 'entryState' | 'entryGeneration' | 'entryName' | 'entrySideOpen' | 'entryRing'
     | 'ringStateSize' | 'ringHead' | 'ringTail' | 'ringWritersOpen' | 'ringReadersOpen',
     number

@@ -16,7 +16,8 @@ import { reportToParent, startBackground } from '../daemon/background';
 import { logPath } from '../daemon/registry';
 import { serveForeground, Side } from '../daemon/serve';
 import { unmount } from '../daemon/unmount';
-import { NotifyMode } from '../native';
+import { NOTIFY_MODES, NotifyMode } from '../native';
+import { addDoorbellServerCommand } from './doorbell-server';
 
 const MEMSECTIONS_HELP = `memsection set: a folder with control, data0 and data1; one file or region (e.g. /sys/bus/pci/devices/<bdf>/resource2); or ivshmem[:<bdf>] (default: ${path.relative(process.cwd(), defaultMemsectionDir) || '.'})`;
 
@@ -72,8 +73,10 @@ export function buildProgram(): Command {
     .option('--memsections <path>', MEMSECTIONS_HELP)
     .addOption(new Option('--side <side>', 'which side this mount is').choices(['a', 'b']).makeOptionMandatory())
     .addOption(
-      new Option('--notify <mode>', 'how a waiting side is woken: futex (one kernel) or poll (anything sharing memory); default futex, poll on an ivshmem device')
-        .choices(['futex', 'poll']),
+      new Option(
+        '--notify <mode>',
+        'how a waiting side is woken: futex (one kernel), poll (anything sharing memory) or doorbell (ivshmem-doorbell interrupts between QEMU guests); default futex, poll on an ivshmem device',
+      ).choices(NOTIFY_MODES),
     )
     .option('--foreground', 'stay attached to the terminal; unmount on Ctrl-C or SIGTERM', false)
     .option('--log <file>', 'log file of the background daemon (default: in the runtime folder)')
@@ -164,6 +167,7 @@ export function buildProgram(): Command {
       }
     });
 
+  addDoorbellServerCommand(program);
   return program;
 }
 

@@ -13,12 +13,13 @@ import { Memsections, NotifyMode } from '../native';
 import { Errno } from '../errno';
 import { PeerState, PeerWatch } from './peer-watch';
 import { tracer } from '../trace/tracer';
-import { UserError } from '../errors';
+import { asUserError, UserError } from '../errors';
 import { Logger } from '../log';
 import { ChannelService } from '../channel/channel-service';
 import { Directory } from '../fs/directory';
 import { buildOperations } from '../fs/operations';
-import { MemsectionSpec } from '../memsections/locate';
+import { MemsectionSpec, pciDevice } from '../memsections/locate';
+import { doorbellRegisters, doorbellVfioGroup } from '../memsections/doorbell-device';
 import { openMemsections } from '../memsections/open';
 import { isMounted, removeRecord, writeRecord } from './registry';
 
@@ -91,6 +92,35 @@ function checkMountpoint(mountpoint: string): void {
   if (fs.readdirSync(mountpoint).length > 0) throw new UserError(`mount point ${mountpoint} is not empty`);
 }
 
+/** How long a self-ring may take to come back as an interrupt (TCG guests are slow). */
+const DOORBELL_TEST_MS = 3000;
+
+// On an ivshmem device: open its doorbell, to sleep on interrupts (notify
+// doorbell) or only to ring a peer that does. A doorbell that does not
+// ring us back when we ring ourselves would leave every wait to the 200 ms
+// tick, so that mount is refused.
+function openDoorbell(ms: Memsections, opts: ServeOptions): void {
+  const device = pciDevice(opts.spec);
+  if (!device) return;
+  const wait = opts.notify === 'doorbell';
+  let id: number;
+  try {
+    id = wait ? ms.openDoorbell(doorbellVfioGroup(device), path.basename(device)) : ms.openDoorbell(doorbellRegisters(device));
+  } catch (err) {
+    if (wait) return asUserError(err);
+    opts.log.warn({ err: (err as Error).message }, 'cannot open the ivshmem doorbell; a peer that waits for doorbell interrupts will only see our rings on its tick');
+    return;
+  }
+  if (wait && !ms.testDoorbell(DOORBELL_TEST_MS)) {
+    throw new UserError(
+      `the ivshmem device ${path.basename(device)} did not interrupt us when we rang our own doorbell (peer id ${id}): ` +
+        `it needs QEMU's -device ivshmem-doorbell,chardev=... connected to a running doorbell server (intervmfs doorbell-server); ` +
+        `ivshmem-plain has no interrupts, use --notify poll there`,
+    );
+  }
+  opts.log.info({ doorbellId: id, wait }, 'ivshmem doorbell open');
+}
+
 export class Daemon {
   private ms?: Memsections;
   private fuse?: FuseType;
@@ -109,6 +139,7 @@ export class Daemon {
     this.ms = ms;
     try {
       await checkSideFree(ms, opts.side);
+      openDoorbell(ms, opts);
       const sideIndex = opts.side === 'a' ? 0 : 1;
       const epoch = ms.attach(sideIndex, opts.notify, process.pid, os.hostname(), Date.now());
       const channels = new ChannelService(ms, opts.log);

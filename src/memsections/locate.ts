@@ -4,6 +4,7 @@ import fs from 'fs';
 import path from 'path';
 import { packageRoot } from '../native';
 import { UserError } from '../errors';
+import type { NotifyMode } from '../native';
 
 export const MEMSECTION_FILES = ['control', 'data0', 'data1'] as const;
 
@@ -16,6 +17,8 @@ export interface MemsectionSpec {
   /** 'folder': three files; 'region': one file carved by the header. */
   kind: 'folder' | 'region';
   paths: string[];
+  /** The sysfs folder of the PCI device, when the region is an ivshmem BAR. */
+  device?: string;
 }
 
 const IVSHMEM_VENDOR = '0x1af4';
@@ -59,30 +62,42 @@ function ivshmemSpec(given: string, pciRoot: string): MemsectionSpec {
     throw new UserError(`ivshmem device ${bdf} not found; devices present: ${devices.join(', ') || 'none'}`);
   }
   if (!devices.includes(bdf)) bdf = `0000:${bdf}`;
-  return { given, kind: 'region', paths: [path.join(pciRoot, bdf, 'resource2')] };
+  return { given, kind: 'region', paths: [path.join(pciRoot, bdf, 'resource2')], device: path.join(pciRoot, bdf) };
 }
 
-/** Whether a set is a PCI BAR (an ivshmem device): its peer runs another kernel. */
-export function isPciRegion(spec: MemsectionSpec): boolean {
-  if (spec.kind !== 'region') return false;
+/** The sysfs folder of the PCI device whose BAR the set is, if it is one. */
+export function pciDevice(spec: MemsectionSpec): string | undefined {
+  if (spec.kind !== 'region') return undefined;
+  if (spec.device) return spec.device;
   let real = spec.paths[0];
   try {
     real = fs.realpathSync(real);
   } catch {
     /* judged by the name given */
   }
-  return /^\/sys\/(bus\/pci\/devices|devices\/pci)/.test(real);
+  return /^\/sys\/(bus\/pci\/devices|devices\/pci)\/.*\/resource2$/.test(real) ? path.dirname(real) : undefined;
+}
+
+/** Whether a set is a PCI BAR (an ivshmem device): its peer runs another kernel. */
+export function isPciRegion(spec: MemsectionSpec): boolean {
+  return pciDevice(spec) !== undefined;
 }
 
 /**
  * The notifier for a mount: futex unless the set is an ivshmem device, where
- * the peer is another guest that no futex wake-up can reach; asking for futex
- * there is refused.
+ * the peer is another guest that no futex wake-up can reach (asking for futex
+ * there is refused), and poll is the default since only ivshmem-doorbell
+ * devices can interrupt. doorbell needs such a device.
  */
-export function chooseNotifier(spec: MemsectionSpec, asked: 'futex' | 'poll' | undefined): 'futex' | 'poll' {
+export function chooseNotifier(spec: MemsectionSpec, asked: NotifyMode | undefined): NotifyMode {
   const pci = isPciRegion(spec);
   if (asked === 'futex' && pci) {
-    throw new UserError(`--notify futex cannot wake a peer in another guest (${spec.given} is a PCI device); use --notify poll`);
+    throw new UserError(`--notify futex cannot wake a peer in another guest (${spec.given} is a PCI device); use --notify poll or --notify doorbell`);
+  }
+  if (asked === 'doorbell' && !pci) {
+    throw new UserError(
+      `--notify doorbell needs an ivshmem-doorbell PCI device inside a QEMU guest (--memsections ivshmem); ${spec.given} is not one: between processes on one machine use --notify futex`,
+    );
   }
   return asked ?? (pci ? 'poll' : 'futex');
 }

@@ -35,7 +35,7 @@ export function renderStatus(r: StatusReport): string {
   ];
   for (const s of r.sides) {
     const state = s.alive ? 'attached' : s.attached ? 'attached but not responding' : 'detached';
-    const who = s.epoch > 0 ? ` pid ${s.pid} on ${s.host || '?'}, notify ${s.notify}, mount #${s.epoch}` : '';
+    const who = s.epoch > 0 ? ` pid ${s.pid} on ${s.host || '?'}, notify ${s.notify}${s.notify === 'doorbell' ? ` (peer id ${s.doorbellId})` : ''}, mount #${s.epoch}` : '';
     lines.push(`  ${s.name}: ${state}${who}`);
   }
   // Wake-ups: each side counts the times its peer rang its bell.

@@ -2,10 +2,12 @@
 # Runs inside a test guest (as PID 1's child, chrooted into the host's root):
 # mounts its side of the ivshmem region and does its half of each step, in
 # step with the other guest through files in the shared results folder.
-# Every outcome is a line "VMTEST <side> ok|FAIL|figure ..." on the console
-# and in <results>/<side>.log.
+# The whole suite runs once per notifier named in $3 (poll,doorbell), each
+# round on its own mount and its own channels. Every outcome is a line
+# "VMTEST <side> ok|FAIL|figure ..." on the console and in <results>/<side>.log.
 set -u
-SIDE=$1 R=$2
+SIDE=$1 R=$2 NOTIFIERS=${3:-poll} BIG=${4:-64m}
+NOTIFIERS=${NOTIFIERS//,/ }
 OTHER=$([ "$SIDE" = a ] && echo b || echo a)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 IVFS="node $ROOT/bin/intervmfs.js"
@@ -23,107 +25,129 @@ barrier() {
   say "FAIL the other guest did not reach step $1 within 300 s"; exit 1
 }
 digest() { sha256sum | cut -d' ' -f1; }
+bytes() { case $1 in 4k) echo 4096 ;; 2m) echo 2097152 ;; 64m) echo 67108864 ;; 1g) echo 1073741824 ;; esac; }
+# CPU time (clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# One round of the suite over notifier $N; channel names start with $P so
+# that the rounds do not meet.
+round() {
+N=$1 P=${1:0:1}
 mkdir -p $MNT
-if ! $IVFS mount $MNT --memsections ivshmem --side "$SIDE" --log /run/ivfs.log > /run/mount.out 2>&1; then
-  say "FAIL mount: $(cat /run/mount.out)"; exit 1
+if ! $IVFS mount $MNT --memsections ivshmem --side "$SIDE" --notify $N --log /run/ivfs-$N.log > /run/mount.out 2>&1; then
+  say "FAIL mount with --notify $N: $(cat /run/mount.out)"; return 1
 fi
-say "ok mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
-out=$($IVFS mount /run/other --memsections ivshmem --side "$SIDE" --notify futex 2>&1); rc=$?
-check "--notify futex is refused between guests (exit $rc)" [ $rc -ne 0 -a -z "${out##*cannot wake a peer in another guest*}" ]
-barrier mounted
+say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
+DAEMON=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' /run/mount.out)
+barrier $N-mounted
 
 if [ "$SIDE" = a ]; then
-  for n in s4k_ab s4k_ba s2m_ab s2m_ba s64m_ab s64m_ba m1 m2 m3 m4 idle td tk pd pk chat; do mknod "$MNT/$n" p; done
+  for n in s4k_ab s4k_ba s2m_ab s2m_ba s${BIG}_ab s${BIG}_ba m1 m2 m3 m4 idle td tk pd pk chat; do mknod "$MNT/$P$n" p; done
 fi
-barrier channels
-check "the channels made on side a are listed on side $SIDE" [ "$(ls $MNT | wc -l)" -eq 16 ]
+barrier $N-channels
+check "[$N] the channels made on side a are listed on side $SIDE" [ "$(ls $MNT | grep -c "^$P")" -eq 16 ]
 
 # Each size each way, as a user would: dd in, sha256sum out.
-for size in 4k 2m 64m; do
+for size in 4k 2m $BIG; do
   for dir in ab ba; do
-    ch=$MNT/s${size}_$dir
+    ch=$MNT/${P}s${size}_$dir
     writer=${dir:0:1}
     if [ "$SIDE" = "$writer" ]; then
-      barrier "r-$size-$dir"
+      barrier "$N-r-$size-$dir"
       dd if="$PAY/$size" of="$ch" bs=64K status=none
     else
       (t0=$(now_ms); got=$(digest < "$ch"); echo "$got $(( $(now_ms) - t0 ))" > /run/got) &
       reader=$!
-      barrier "r-$size-$dir"
+      barrier "$N-r-$size-$dir"
       wait $reader
       read -r got ms < /run/got
-      check "$size ${dir:0:1}->${dir:1:1} arrives with the same sha256 (dd | sha256sum, ${ms} ms)" [ "$got" = "$(cat "$PAY/$size.sha256")" ]
+      check "[$N] $size ${dir:0:1}->${dir:1:1} arrives with the same sha256 (dd | sha256sum, ${ms} ms)" [ "$got" = "$(cat "$PAY/$size.sha256")" ]
     fi
-    barrier "d-$size-$dir"
+    barrier "$N-d-$size-$dir"
   done
 done
 
-# Timed with the benchmark's peer program: 64 MiB one-shot with an ack, and
-# 2000 round trips of 64 bytes, a->b.
+# Timed with the benchmark's peer program: the big size one-shot with an
+# ack, and 2000 round trips of 64 bytes, a->b.
+big=$(bytes $BIG)
 if [ "$SIDE" = b ]; then
-  $PEER recv $MNT/td $MNT/tk 67108864 1048576 verify > "$R/b.oneshot.json" &
+  $PEER recv $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/b.$N.oneshot.json" &
   p1=$!
-  barrier timed
+  barrier $N-timed
   wait $p1
-  $PEER pong $MNT/pd $MNT/pk 2000 64 > /dev/null &
+  $PEER pong $MNT/${P}pd $MNT/${P}pk 2000 64 > /dev/null &
   p2=$!
-  barrier ping
+  barrier $N-ping
   wait $p2
 else
-  barrier timed
-  $PEER send $MNT/td $MNT/tk 67108864 1048576 verify > "$R/a.oneshot.json"
-  barrier ping
-  $PEER ping $MNT/pd $MNT/pk 2000 64 > "$R/a.ping.json"
-  say "figure intervmfs poll guest to guest: 64 MiB one-shot $(cat "$R/a.oneshot.json"), 64 B round trip $(cat "$R/a.ping.json")"
-  # The same inside this one guest through a kernel FIFO, for comparison.
-  mkfifo /run/fd /run/fk
-  $PEER recv /run/fd /run/fk 67108864 1048576 > /dev/null &
-  $PEER send /run/fd /run/fk 67108864 1048576 > /run/fifo.json; wait
-  $PEER pong /run/fd /run/fk 2000 64 > /dev/null &
-  $PEER ping /run/fd /run/fk 2000 64 > /run/fifo-ping.json; wait
-  say "figure kernel FIFO inside guest a: 64 MiB one-shot $(cat /run/fifo.json), 64 B round trip $(cat /run/fifo-ping.json)"
+  barrier $N-timed
+  $PEER send $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/a.$N.oneshot.json"
+  barrier $N-ping
+  $PEER ping $MNT/${P}pd $MNT/${P}pk 2000 64 > "$R/a.$N.ping.json"
+  say "figure intervmfs $N guest to guest: $BIG one-shot $(cat "$R/a.$N.oneshot.json"), 64 B round trip $(cat "$R/a.$N.ping.json")"
+  if [ ! -e "$R/fifo.json" ]; then
+    # The same inside this one guest through a kernel FIFO, for comparison.
+    mkfifo /run/fd /run/fk
+    $PEER recv /run/fd /run/fk $big 1048576 > /dev/null &
+    $PEER send /run/fd /run/fk $big 1048576 > "$R/fifo.json"; wait
+    $PEER pong /run/fd /run/fk 2000 64 > /dev/null &
+    $PEER ping /run/fd /run/fk 2000 64 > "$R/fifo-ping.json"; wait
+    say "figure kernel FIFO inside guest a: $BIG one-shot $(cat "$R/fifo.json"), 64 B round trip $(cat "$R/fifo-ping.json")"
+  fi
 fi
-barrier timed-done
+barrier $N-timed-done
 
 # Four channels at once, a->b.
 if [ "$SIDE" = b ]; then
-  for i in 1 2 3 4; do (digest < $MNT/m$i > /run/m$i.got) & done
-  barrier many
+  for i in 1 2 3 4; do (digest < $MNT/${P}m$i > /run/m$i.got) & done
+  barrier $N-many
   wait
   intact=0
   for i in 1 2 3 4; do [ "$(cat /run/m$i.got)" = "$(cat "$PAY/2m.sha256")" ] && intact=$((intact + 1)); done
-  check "4 channels at once a->b, 2 MiB each: $intact of 4 intact" [ $intact -eq 4 ]
+  check "[$N] 4 channels at once a->b, 2 MiB each: $intact of 4 intact" [ $intact -eq 4 ]
 else
-  barrier many
-  for i in 1 2 3 4; do dd if="$PAY/2m" of=$MNT/m$i bs=64K status=none & done
+  barrier $N-many
+  for i in 1 2 3 4; do dd if="$PAY/2m" of=$MNT/${P}m$i bs=64K status=none & done
   wait
 fi
-barrier many-done
+barrier $N-many-done
 
-# A reader blocked on an empty channel ends on Ctrl-C within a second.
+# A reader blocked on an empty channel ends on Ctrl-C within a second; while
+# it waits, the daemon's CPU use shows what waiting costs with this notifier.
 # Job control on, as in an interactive shell: otherwise a background job
 # ignores SIGINT.
 if [ "$SIDE" = b ]; then
   set -m
-  cat $MNT/idle > /dev/null &
+  cat $MNT/${P}idle > /dev/null &
   pid=$!
   set +m
-  sleep 2
+  sleep 1
+  c0=$(cpu_ticks "$DAEMON")
+  sleep 3
+  c1=$(cpu_ticks "$DAEMON")
   state=$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)
   (sleep 10; kill -KILL $pid 2>/dev/null) &
   guard=$!
   t0=$(now_ms); kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; ms=$(( $(now_ms) - t0 ))
   kill $guard 2>/dev/null
-  check "a reader blocked on an empty channel (state ${state:-gone}) ends on SIGINT within a second (${ms} ms)" [ "$state" = S -a $ms -lt 1000 ]
+  check "[$N] a reader blocked on an empty channel (state ${state:-gone}) ends on SIGINT within a second (${ms} ms)" [ "$state" = S -a $ms -lt 1000 ]
+  say "figure [$N] daemon CPU while a reader waits 3 s on an empty channel: $(( (c1 - c0) * 10 )) ms"
 fi
-barrier interrupted
+barrier $N-interrupted
 
-# intervmfs chat between the two guests.
-(sleep 3; echo "hello from guest $SIDE"; sleep 10) | timeout 60 $IVFS chat $MNT/chat --name "$SIDE" > /run/chat.out 2> /run/chat.err
-check "chat: guest $SIDE got the other guest's line" grep -q "^$OTHER: hello from guest $OTHER\$" /run/chat.out
-barrier chatted
+# intervmfs chat between the two guests (once: it takes a while under TCG).
+if [ "$N" = "${NOTIFIERS##* }" ]; then
+  (sleep 3; echo "hello from guest $SIDE"; sleep 10) | timeout 60 $IVFS chat $MNT/${P}chat --name "$SIDE" > /run/chat.out 2> /run/chat.err
+  check "[$N] chat: guest $SIDE got the other guest's line" grep -q "^$OTHER: hello from guest $OTHER\$" /run/chat.out
+fi
+barrier $N-chatted
 
-out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
-cp /run/ivfs.log "$R/$SIDE.daemon.log" 2>/dev/null
+out=$($IVFS unmount $MNT 2>&1) || say "FAIL [$N] unmount: $out"
+cp /run/ivfs-$N.log "$R/$SIDE.$N.daemon.log" 2>/dev/null
+barrier $N-unmounted
+}
+
+out=$($IVFS mount /run/other --memsections ivshmem --side "$SIDE" --notify futex 2>&1); rc=$?
+check "--notify futex is refused between guests (exit $rc)" [ $rc -ne 0 -a -z "${out##*cannot wake a peer in another guest*}" ]
+for n in $NOTIFIERS; do round "$n" || break; done
 say "done"

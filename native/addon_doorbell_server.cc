@@ -1,0 +1,67 @@
+// N-API surface of the doorbell server (doorbell_server.h):
+//   new DoorbellServer(socketPath, shmPath, vectors, onEvent(kind, id, detail))
+//   .shmSize  .close()
+// The server runs on its own thread; events reach JavaScript through a
+// thread-safe function, so nothing here blocks the event loop.
+#include <napi.h>
+
+#include <memory>
+
+#include "addon_doorbell_server.h"
+#include "doorbell_server.h"
+#include "memsection_set.h"
+
+namespace ivfs {
+namespace {
+
+class DoorbellServerWrap : public Napi::ObjectWrap<DoorbellServerWrap> {
+ public:
+  explicit DoorbellServerWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DoorbellServerWrap>(info) {
+    Napi::Env env = info.Env();
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "intervmfs-doorbell-server", 0, 1);
+    Napi::ThreadSafeFunction tsfn = tsfn_;
+    try {
+      server_ = std::make_unique<DoorbellServer>(
+          info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Number>().Uint32Value(),
+          [tsfn](const std::string &kind, int64_t id, const std::string &detail) mutable {
+            tsfn.BlockingCall([kind, id, detail](Napi::Env env, Napi::Function js) {
+              js.Call({Napi::String::New(env, kind), Napi::Number::New(env, double(id)), Napi::String::New(env, detail)});
+            });
+          });
+    } catch (const SetError &e) {
+      tsfn_.Release();
+      Napi::Error err = Napi::Error::New(env, e.what());
+      err.Set("code", Napi::String::New(env, "EIVFS_" + e.code));
+      throw err;
+    }
+    info.This().As<Napi::Object>().Set("shmSize", double(server_->shm_size()));
+  }
+  ~DoorbellServerWrap() override { Close(); }
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "DoorbellServer", {InstanceMethod("close", &DoorbellServerWrap::CloseJs)});
+  }
+
+ private:
+  void Close() {
+    if (server_) server_->stop();
+    server_.reset();
+    if (tsfn_) {
+      tsfn_.Release();
+      tsfn_ = Napi::ThreadSafeFunction();
+    }
+  }
+  Napi::Value CloseJs(const Napi::CallbackInfo &info) {
+    Close();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<DoorbellServer> server_;
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+}  // namespace
+
+Napi::Function define_doorbell_server(Napi::Env env) { return DoorbellServerWrap::Define(env); }
+
+}  // namespace ivfs

@@ -1,0 +1,113 @@
+// `intervmfs doorbell-server`: the host side of ivshmem-doorbell. QEMU's own
+// ivshmem-server is not packaged by Debian; this serves the same protocol
+// (native/doorbell_server.h) for the guests' `-chardev socket` and hands them
+// the memsection region and the eventfds their doorbells ring through. Runs
+// in the foreground until Ctrl-C or SIGTERM, then removes its socket.
+import { Command, Option } from 'commander';
+import fs from 'fs';
+import net from 'net';
+import path from 'path';
+import { asUserError, UserError } from '../errors';
+import { createLogger } from '../log';
+import { addon, DoorbellServer } from '../native';
+import { formatMemsections, FORMAT_DEFAULTS } from '../memsections/format';
+import { locateMemsections } from '../memsections/locate';
+import { formatSize, parseSize } from '../memsections/sizes';
+
+interface ServerOptions {
+  socket: string;
+  memsections: string;
+  vectors: string;
+  size?: string;
+}
+
+/** True when something accepts connections on the socket path. */
+function socketInUse(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socketPath);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+// A socket left by a server that died is removed; a live server or a file
+// that is not a socket is reported.
+async function clearSocketPath(socketPath: string): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new UserError(`${socketPath} exists and is not a socket; choose another --socket path`);
+  if (await socketInUse(socketPath)) throw new UserError(`a server already listens on ${socketPath}; stop it first or choose another --socket path`);
+  fs.unlinkSync(socketPath);
+}
+
+// The region must exist and be formatted before guests map it; --size
+// creates and formats a missing one.
+async function prepareRegion(region: string, size: string | undefined): Promise<void> {
+  if (fs.existsSync(region)) {
+    if (fs.statSync(region).isDirectory()) throw new UserError(`${region} is a folder; a doorbell server shares one region file (e.g. /dev/shm/intervmfs-vm)`);
+    return;
+  }
+  if (!size) throw new UserError(`${region} does not exist; give --size (e.g. --size 128M) to create and format it, or create it with truncate and intervmfs format`);
+  const bytes = parseSize(size, '--size');
+  fs.mkdirSync(path.dirname(region), { recursive: true });
+  fs.writeFileSync(region, '', { mode: 0o600 });
+  fs.truncateSync(region, bytes);
+  await formatMemsections(locateMemsections(region), { ...FORMAT_DEFAULTS, force: false });
+}
+
+export async function runDoorbellServer(o: ServerOptions): Promise<void> {
+  const vectors = Number(o.vectors);
+  if (!Number.isInteger(vectors) || vectors < 1 || vectors > 64) throw new UserError('--vectors must be a whole number from 1 to 64');
+  const socketPath = path.resolve(o.socket);
+  const region = path.resolve(o.memsections);
+  await prepareRegion(region, o.size);
+  await clearSocketPath(socketPath);
+  const log = createLogger();
+  let server: DoorbellServer;
+  try {
+    server = new addon.DoorbellServer(socketPath, region, vectors, (kind, id, detail) => {
+      if (kind === 'connected' || kind === 'disconnected') log.info({ peer: id }, `peer ${id} ${kind}`);
+      else log.warn({ peer: id, detail }, `${kind}: ${detail}`);
+    });
+  } catch (err) {
+    return asUserError(err);
+  }
+  const socketArg = socketPath.replace(/,/g, ',,');
+  console.error(
+    `intervmfs doorbell-server: serving ${region} (${formatSize(server.shmSize)}) on ${socketPath}\n` +
+      `  start each QEMU guest with: -machine q35 -device intel-iommu -chardev socket,path=${socketArg},id=ivshmem -device ivshmem-doorbell,chardev=ivshmem,vectors=${vectors}\n` +
+      `  (the IOMMU lets the guest wait for the interrupt through VFIO; boot the guest kernel with intel_iommu=on)\n` +
+      `  and in each guest: intervmfs mount DIR --memsections ivshmem --side a|b --notify doorbell`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGHUP', () => stop('SIGHUP'));
+  });
+  server.close();
+  fs.rmSync(socketPath, { force: true });
+}
+
+export function addDoorbellServerCommand(program: Command): void {
+  program
+    .command('doorbell-server')
+    .description("serve QEMU's ivshmem-doorbell devices on the host: peer ids, the shared region and the eventfds of their interrupts")
+    .requiredOption('--socket <path>', 'Unix socket the guests connect to (QEMU: -chardev socket,path=...)')
+    .requiredOption('--memsections <file>', 'the region the guests share, a file whose size is a power of two (e.g. /dev/shm/intervmfs-vm)')
+    .option('--size <size>', 'create and format the region with this size if it does not exist (e.g. 128M)')
+    .addOption(new Option('--vectors <n>', 'interrupt vectors per peer (intervmfs uses one)').default('1'))
+    .action(async (o: ServerOptions) => {
+      await runDoorbellServer(o);
+    });
+}

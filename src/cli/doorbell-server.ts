@@ -19,6 +19,7 @@ interface ServerOptions {
   memsections: string;
   vectors: string;
   size?: string;
+  channels: string;
 }
 
 /** True when something accepts connections on the socket path. */
@@ -49,7 +50,7 @@ async function clearSocketPath(socketPath: string): Promise<void> {
 
 // The region must exist and be formatted before guests map it; --size
 // creates and formats a missing one.
-async function prepareRegion(region: string, size: string | undefined): Promise<void> {
+async function prepareRegion(region: string, size: string | undefined, channels: number): Promise<void> {
   if (fs.existsSync(region)) {
     if (fs.statSync(region).isDirectory()) throw new UserError(`${region} is a folder; a doorbell server shares one region file (e.g. /dev/shm/intervmfs-vm)`);
     return;
@@ -59,7 +60,12 @@ async function prepareRegion(region: string, size: string | undefined): Promise<
   fs.mkdirSync(path.dirname(region), { recursive: true });
   fs.writeFileSync(region, '', { mode: 0o600 });
   fs.truncateSync(region, bytes);
-  await formatMemsections(locateMemsections(region), { ...FORMAT_DEFAULTS, force: false });
+  try {
+    await formatMemsections(locateMemsections(region), { ...FORMAT_DEFAULTS, channels, force: false });
+  } catch (err) {
+    fs.rmSync(region, { force: true }); // what we created and could not format
+    throw err;
+  }
 }
 
 export async function runDoorbellServer(o: ServerOptions): Promise<void> {
@@ -67,7 +73,9 @@ export async function runDoorbellServer(o: ServerOptions): Promise<void> {
   if (!Number.isInteger(vectors) || vectors < 1 || vectors > 64) throw new UserError('--vectors must be a whole number from 1 to 64');
   const socketPath = path.resolve(o.socket);
   const region = path.resolve(o.memsections);
-  await prepareRegion(region, o.size);
+  const channels = Number(o.channels);
+  if (!Number.isInteger(channels) || channels < 1 || channels > 4096) throw new UserError('--channels must be a whole number from 1 to 4096');
+  await prepareRegion(region, o.size, channels);
   await clearSocketPath(socketPath);
   const log = createLogger();
   let server: DoorbellServer;
@@ -106,6 +114,7 @@ export function addDoorbellServerCommand(program: Command): void {
     .requiredOption('--socket <path>', 'Unix socket the guests connect to (QEMU: -chardev socket,path=...)')
     .requiredOption('--memsections <file>', 'the region the guests share, a file whose size is a power of two (e.g. /dev/shm/intervmfs-vm)')
     .option('--size <size>', 'create and format the region with this size if it does not exist (e.g. 128M)')
+    .addOption(new Option('--channels <n>', 'channel capacity when --size creates the region').default(String(FORMAT_DEFAULTS.channels)))
     .addOption(new Option('--vectors <n>', 'interrupt vectors per peer (intervmfs uses one)').default('1'))
     .action(async (o: ServerOptions) => {
       await runDoorbellServer(o);

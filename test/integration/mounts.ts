@@ -74,6 +74,10 @@ export class Proc {
     return !this.exited;
   }
 
+  get stderrSoFar(): string {
+    return this.errText;
+  }
+
   get stdoutSoFar(): string {
     return Buffer.concat(this.outChunks).toString();
   }

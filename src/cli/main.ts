@@ -133,11 +133,17 @@ export function buildProgram(): Command {
 
   program
     .command('bench')
-    .description('benchmark intervmfs (futex and poll) against a kernel FIFO, a Unix socket and TCP; prints a table, writes JSON and SVG')
-    .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs)', false)
-    .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt', path.resolve(__dirname, '../../../bench-results'))
-    .action(async (o: { quick: boolean; out: string }) => {
+    .description('benchmark intervmfs (futex and poll) against a kernel FIFO, a Unix socket and TCP, or (--vm) between two QEMU guests; prints a table, writes JSON and SVG')
+    .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs; with --vm, one round per notifier)', false)
+    .option('--vm', 'between two QEMU guests instead (ivshmem; poll and doorbell against a kernel FIFO inside a guest); a few minutes', false)
+    .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt (vm-bench.json and .txt with --vm)', path.resolve(__dirname, '../../../bench-results'))
+    .action(async (o: { quick: boolean; vm: boolean; out: string }) => {
       // Loaded here: the other commands (mount in a slow guest) need not load it.
+      if (o.vm) {
+        const { runVmBench } = await import('../bench/run-vm-bench');
+        await runVmBench({ quick: o.quick, out: path.resolve(o.out) });
+        return;
+      }
       const { runBench } = await import('../bench/run-bench');
       await runBench({ quick: o.quick, out: path.resolve(o.out) });
     });

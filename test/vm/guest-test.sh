@@ -5,40 +5,15 @@
 # The whole suite runs once per notifier named in $3 (poll,doorbell), each
 # round on its own mount and its own channels. Every outcome is a line
 # "VMTEST <side> ok|FAIL|figure ..." on the console and in <results>/<side>.log.
-set -u
-SIDE=$1 R=$2 NOTIFIERS=${3:-poll} BIG=${4:-64m}
-NOTIFIERS=${NOTIFIERS//,/ }
-OTHER=$([ "$SIDE" = a ] && echo b || echo a)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-IVFS="node $ROOT/bin/intervmfs.js"
-PEER=$ROOT/build/Release/intervmfs-peer
-PAY=$R/payloads
-MNT=/run/mnt
-
-say() { echo "VMTEST $SIDE $*"; echo "$*" >> "$R/$SIDE.log"; }
-check() { local what=$1; shift; if "$@"; then say "ok $what"; else say "FAIL $what"; fi; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# barrier NAME: both guests reach NAME before either goes on.
-barrier() {
-  touch "$R/$SIDE.at.$1"
-  for _ in $(seq 1 3000); do [ -e "$R/$OTHER.at.$1" ] && return 0; sleep 0.1; done
-  say "FAIL the other guest did not reach step $1 within 300 s"; exit 1
-}
+. "$(dirname "$0")/guest-lib.sh"
 digest() { sha256sum | cut -d' ' -f1; }
-bytes() { case $1 in 4k) echo 4096 ;; 2m) echo 2097152 ;; 64m) echo 67108864 ;; 1g) echo 1073741824 ;; esac; }
-# CPU time (clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # One round of the suite over notifier $N; channel names start with $P so
 # that the rounds do not meet.
 round() {
 N=$1 P=${1:0:1}
-mkdir -p $MNT
-if ! $IVFS mount $MNT --memsections ivshmem --side "$SIDE" --notify $N --log /run/ivfs-$N.log > /run/mount.out 2>&1; then
-  say "FAIL mount with --notify $N: $(cat /run/mount.out)"; return 1
-fi
+mount_side $N || return 1
 say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
-DAEMON=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' /run/mount.out)
 barrier $N-mounted
 
 if [ "$SIDE" = a ]; then

@@ -8,6 +8,8 @@
 # both consoles and daemon logs; shuts everything down and removes the
 # region in all outcomes.
 #   VM_NOTIFIERS=poll,doorbell  the rounds to run (comma-separated)
+#   VM_SCRIPT=guest-test.sh     what the guests run (guest-bench.sh: bench --vm)
+#   VM_FIGURES=DIR              where to copy the figures (JSON) at the end
 #   VM_ACCEL=tcg|kvm            skip the probe
 #   VM_TIMEOUT=900              seconds before the guests are stopped
 set -u
@@ -15,6 +17,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 IVFS="node $ROOT/bin/intervmfs.js"
 TIMEOUT=${VM_TIMEOUT:-900}
 NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell}
+SCRIPT=$ROOT/test/vm/${VM_SCRIPT:-guest-test.sh}
+[ -f "$SCRIPT" ] || { echo "vm: no guest script $SCRIPT"; exit 1; }
 
 GUEST=$(bash "$ROOT/test/vm/build-guest.sh") || { echo "vm: could not build the guest"; exit 1; }
 [ -e "$ROOT/build/Release/intervmfs-peer" ] || { echo "vm: build/Release/intervmfs-peer missing; run npm ci"; exit 1; }
@@ -72,7 +76,7 @@ boot() {
   # doorbell's MSI-X interrupt, needs an IOMMU group.
   qemu-system-x86_64 -accel "$accel" -machine q35 -device intel-iommu -m 1024 -smp 1 -display none -monitor none -no-reboot \
     -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initrd.img" \
-    -append "console=ttyS0 quiet panic=-1 intel_iommu=on ivfs.side=$side ivfs.script=$ROOT/test/vm/guest-test.sh ivfs.results=$R ivfs.notifiers=$NOTIFIERS ivfs.big=$BIG" \
+    -append "console=ttyS0 quiet panic=-1 intel_iommu=on ivfs.side=$side ivfs.script=$SCRIPT ivfs.results=$R ivfs.notifiers=$NOTIFIERS ivfs.big=$BIG" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$R,mount_tag=results,security_model=none" \
     -chardev "socket,path=$SOCK,id=ivshmem" \
@@ -86,16 +90,28 @@ t0=$(date +%s)
 boot a
 boot b
 deadline=$((t0 + TIMEOUT))
+# Each guest's outcome lines as they come, so a long run shows its progress.
+shown_a=0 shown_b=0
+show_new() {
+  for side in a b; do
+    local var=shown_$side lines
+    lines=$(grep -a '^VMTEST' "$WORK/$side.console" 2>/dev/null | tr -d '\r')
+    [ -z "$lines" ] && continue
+    local n; n=$(wc -l <<< "$lines")
+    [ "$n" -gt "${!var}" ] && tail -n +$(( ${!var} + 1 )) <<< "$lines" | sed "s/^VMTEST /  [$(( $(date +%s) - t0 ))s] /"
+    printf -v "$var" %s "$n"
+  done
+}
 while kill -0 "${PIDS[0]}" 2>/dev/null || kill -0 "${PIDS[1]}" 2>/dev/null; do
   if [ "$(date +%s)" -gt "$deadline" ]; then echo "vm: guests still running after ${TIMEOUT}s; stopping them"; break; fi
+  show_new
   sleep 1
 done
+show_new
 echo "vm: guests ended after $(( $(date +%s) - t0 )) s"
 
 status=0
 for side in a b; do
-  echo "--- guest $side"
-  grep '^VMTEST' "$WORK/$side.console" | sed 's/^VMTEST /  /' || true
   grep -q "^VMTEST $side done" "$WORK/$side.console" || { echo "  (guest $side did not finish)"; status=1; }
   grep -q "^VMTEST $side FAIL" "$WORK/$side.console" && status=1
 done
@@ -107,7 +123,7 @@ for n in ${NOTIFIERS//,/ }; do
   fi
 done
 echo "--- doorbell server"; sed 's/^/  /' "$WORK/server.log" | grep -o '"msg":"[^"]*"\|^  intervmfs.*' || true
-if [ -n "${VM_FIGURES:-}" ]; then cp "$R"/*.json "$VM_FIGURES"/ 2>/dev/null; fi
+if [ -n "${VM_FIGURES:-}" ]; then mkdir -p "$VM_FIGURES" && cp "$R"/*.json "$R"/*.jsonl "$VM_FIGURES"/ 2>/dev/null; fi
 if [ $status -ne 0 ]; then
   for side in a b; do
     echo "--- console of guest $side (last 40 lines)"; tail -n 40 "$WORK/$side.console"

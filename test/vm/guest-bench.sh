@@ -1,0 +1,71 @@
+#!/bin/bash
+# The guest half of `intervmfs bench --vm`: runs inside each test guest
+# (started by test/vm/run.sh with VM_SCRIPT=guest-bench.sh) and measures
+# intervmfs guest to guest with the benchmark's peer program, one round per
+# notifier in $3 (rounds alternate, e.g. poll,doorbell,poll,doorbell, since
+# the host is shared and noisy), and the same workloads through a kernel FIFO
+# inside guest a in every round, as the baseline. Guest a sends, guest b
+# receives. Every sample is a JSON line in <results>/vm-bench.jsonl.
+. "$(dirname "$0")/guest-lib.sh"
+OUT=$R/vm-bench.jsonl
+ONESHOT="4096:10 2097152:5 $(bytes "$BIG"):2"
+PINGS=1000
+STREAM=$((32 * 1048576))
+
+record() { echo "{\"round\":$ROUND,\"channel\":\"$1\",\"workload\":\"$2\",$3}" >> "$OUT"; }
+# field NAME JSON: a number from the peer program's one-line JSON.
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<< "$2"; }
+
+# workloads DATA ACK CHANNEL: every workload over one pair of paths; on
+# side a the sending half (and the figures), on side b the receiving half.
+workloads() {
+  local d=$1 k=$2 name=$3 size runs
+  for w in $ONESHOT; do
+    size=${w%%:*} runs=${w#*:}
+    for _ in $(seq "$runs"); do
+      if [ "$SIDE" = a ]; then
+        record "$name" "one-shot $size" "\"ns\":$(field ns "$($PEER send "$d" "$k" "$size" $((size < 1048576 ? size : 1048576)))")"
+      else
+        $PEER recv "$d" "$k" "$size" $((size < 1048576 ? size : 1048576)) > /dev/null
+      fi
+    done
+  done
+  if [ "$SIDE" = a ]; then
+    out=$($PEER ping "$d" "$k" $PINGS 64)
+    record "$name" "ping-pong 64 B" "\"p50\":$(field p50 "$out"),\"p99\":$(field p99 "$out")"
+    record "$name" "stream 128 KiB writes" "\"ns\":$(field ns "$($PEER send "$d" "$k" $STREAM 131072)"),\"bytes\":$STREAM"
+  else
+    $PEER pong "$d" "$k" $PINGS 64 > /dev/null
+    $PEER recv "$d" "$k" $STREAM 131072 > /dev/null
+  fi
+}
+
+ROUND=0
+for N in $NOTIFIERS; do
+  ROUND=$((ROUND + 1))
+  mount_side "$N" || exit 1
+  barrier "$ROUND-mounted"
+  if [ "$SIDE" = a ]; then for c in data ack idle; do [ -e "$MNT/$c" ] || mknod "$MNT/$c" p; done; fi
+  barrier "$ROUND-channels"
+  say "progress round $ROUND: intervmfs $N"
+  workloads "$MNT/data" "$MNT/ack" "intervmfs $N"
+  # What waiting costs: the receiving daemon's CPU while a reader sits on an
+  # empty channel for 3 s.
+  if [ "$SIDE" = b ]; then
+    cat "$MNT/idle" > /dev/null &
+    reader=$!
+    sleep 1; c0=$(cpu_ticks "$DAEMON"); sleep 3; c1=$(cpu_ticks "$DAEMON")
+    kill -INT $reader 2>/dev/null; wait $reader 2>/dev/null
+    echo "{\"round\":$ROUND,\"channel\":\"intervmfs $N\",\"workload\":\"idle reader\",\"cpu_ms\":$(( (c1 - c0) * 10 )),\"seconds\":3}" >> "$OUT"
+  elif [ "$SIDE" = a ]; then
+    say "progress round $ROUND: kernel FIFO inside guest a"
+    rm -f /run/fd /run/fk && mkfifo /run/fd /run/fk
+    SIDE=b workloads /run/fd /run/fk "kernel FIFO" > /dev/null &
+    workloads /run/fd /run/fk "kernel FIFO"
+    wait
+  fi
+  barrier "$ROUND-measured"
+  out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
+  barrier "$ROUND-unmounted"
+done
+say "done"

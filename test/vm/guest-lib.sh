@@ -1,0 +1,34 @@
+# Sourced by the scripts that run inside a test guest (guest-test.sh,
+# guest-bench.sh), as "script SIDE RESULTS NOTIFIERS BIG": the variables and
+# helpers both need. The two guests keep in step through marker files in the
+# shared results folder.
+set -u
+SIDE=$1 R=$2 NOTIFIERS=${3:-poll} BIG=${4:-64m}
+NOTIFIERS=${NOTIFIERS//,/ }
+OTHER=$([ "$SIDE" = a ] && echo b || echo a)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+IVFS="node $ROOT/bin/intervmfs.js"
+PEER=$ROOT/build/Release/intervmfs-peer
+PAY=$R/payloads
+MNT=/run/mnt
+
+say() { echo "VMTEST $SIDE $*"; echo "$*" >> "$R/$SIDE.log"; }
+check() { local what=$1; shift; if "$@"; then say "ok $what"; else say "FAIL $what"; fi; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# barrier NAME: both guests reach NAME before either goes on.
+barrier() {
+  touch "$R/$SIDE.at.$1"
+  for _ in $(seq 1 3000); do [ -e "$R/$OTHER.at.$1" ] && return 0; sleep 0.1; done
+  say "FAIL the other guest did not reach step $1 within 300 s"; exit 1
+}
+bytes() { case $1 in 4k) echo 4096 ;; 2m) echo 2097152 ;; 64m) echo 67108864 ;; 1g) echo 1073741824 ;; esac; }
+# CPU time (clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# mount_side NOTIFY: mounts this guest's side on $MNT; sets DAEMON (its pid).
+mount_side() {
+  mkdir -p $MNT
+  if ! $IVFS mount $MNT --memsections ivshmem --side "$SIDE" --notify "$1" --log "/run/ivfs-$1.log" > /run/mount.out 2>&1; then
+    say "FAIL mount with --notify $1: $(cat /run/mount.out)"; return 1
+  fi
+  DAEMON=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' /run/mount.out)
+}

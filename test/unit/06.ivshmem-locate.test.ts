@@ -40,7 +40,12 @@ describe('ivshmem discovery', () => {
     const root = pci({ '0000:00:01.0': ['0x8086', '0x7000'], '0000:00:04.0': ['0x1af4', '0x1110'], '0000:00:05.0': ['0x1af4', '0x1000'] });
     expect(findIvshmemDevices(root)).to.deep.equal(['0000:00:04.0']);
     const spec = locateMemsections('ivshmem', { pciRoot: root });
-    expect(spec).to.deep.equal({ given: 'ivshmem', kind: 'region', paths: [path.join(root, '0000:00:04.0', 'resource2')] });
+    expect(spec).to.deep.equal({
+      given: 'ivshmem',
+      kind: 'region',
+      paths: [path.join(root, '0000:00:04.0', 'resource2')],
+      device: path.join(root, '0000:00:04.0'),
+    });
   });
 
   it('takes a device by address, with or without the PCI domain', () => {
@@ -66,5 +71,15 @@ describe('ivshmem discovery', () => {
     const err = thrown(() => chooseNotifier(bar, 'futex'));
     expect(err).to.be.instanceOf(UserError);
     expect(err.message).to.include('cannot wake a peer in another guest');
+  });
+
+  it('takes doorbell only on a PCI region, where it is never the default', () => {
+    const file = { given: '/dev/shm/set', kind: 'region' as const, paths: ['/dev/shm/set'] };
+    const bar = { given: 'ivshmem', kind: 'region' as const, paths: ['/sys/bus/pci/devices/0000:00:04.0/resource2'] };
+    expect(chooseNotifier(bar, 'doorbell')).to.equal('doorbell');
+    const err = thrown(() => chooseNotifier(file, 'doorbell'));
+    expect(err).to.be.instanceOf(UserError);
+    expect(err.message).to.include('--notify doorbell needs an ivshmem-doorbell PCI device');
+    expect(err.message).to.include('use --notify futex');
   });
 });

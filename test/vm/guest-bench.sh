@@ -55,7 +55,7 @@ for N in $NOTIFIERS; do
     cat "$MNT/idle" > /dev/null &
     reader=$!
     sleep 1; c0=$(cpu_ticks "$DAEMON"); sleep 3; c1=$(cpu_ticks "$DAEMON")
-    kill -INT $reader 2>/dev/null; wait $reader 2>/dev/null
+    kill -TERM $reader 2>/dev/null; wait $reader 2>/dev/null
     echo "{\"round\":$ROUND,\"channel\":\"intervmfs $N\",\"workload\":\"idle reader\",\"cpu_ms\":$(( (c1 - c0) * 10 )),\"seconds\":3}" >> "$OUT"
   elif [ "$SIDE" = a ]; then
     say "progress round $ROUND: kernel FIFO inside guest a"

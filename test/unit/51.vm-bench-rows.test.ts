@@ -1,0 +1,42 @@
+// The guest benchmark's samples become rows of medians per channel, with
+// the kernel FIFO inside the guest as the baseline column.
+import { expect } from 'chai';
+import { parseSamples, vmChannels, vmRows } from '../../src/bench/vm-rows';
+
+const LINES = [
+  { round: 1, channel: 'intervmfs poll', workload: 'one-shot 4096', ns: 3000000 },
+  { round: 1, channel: 'intervmfs poll', workload: 'one-shot 4096', ns: 1000000 },
+  { round: 2, channel: 'intervmfs poll', workload: 'one-shot 4096', ns: 2000000 },
+  { round: 1, channel: 'kernel FIFO', workload: 'one-shot 4096', ns: 500000 },
+  { round: 1, channel: 'intervmfs doorbell', workload: 'one-shot 67108864', ns: 1500000000 },
+  { round: 1, channel: 'intervmfs doorbell', workload: 'ping-pong 64 B', p50: 4000000, p99: 9000000 },
+  { round: 1, channel: 'intervmfs doorbell', workload: 'stream 128 KiB writes', ns: 1000000000, bytes: 33554432 },
+  { round: 1, channel: 'intervmfs doorbell', workload: 'idle reader', cpu_ms: 30, seconds: 3 },
+]
+  .map((l) => JSON.stringify(l))
+  .join('\n');
+
+describe('bench --vm rows', () => {
+  const samples = parseSamples(`${LINES}\n\n`);
+
+  it('takes the median of every round of a channel, in the unit of the size', () => {
+    const rows = vmRows(samples);
+    const small = rows.find((r) => r.workload === 'one-shot 4 KiB')!;
+    expect(small.metric).to.equal('median µs');
+    expect(small.values).to.deep.equal({ 'intervmfs poll': 2000, 'kernel FIFO': 500 });
+    const big = rows.find((r) => r.workload === 'one-shot 64 MiB')!;
+    expect(big.metric).to.equal('median ms');
+    expect(big.values['intervmfs doorbell']).to.equal(1500);
+  });
+
+  it('reports round trips in µs, streaming in MB/s and waiting CPU per second', () => {
+    const rows = vmRows(samples);
+    expect(rows.find((r) => r.metric === 'p50 µs')!.values['intervmfs doorbell']).to.equal(4000);
+    expect(rows.find((r) => r.metric === 'MB/s')!.values['intervmfs doorbell']).to.be.closeTo(33.55, 0.01);
+    expect(rows.find((r) => r.workload === 'idle reader')!.values['intervmfs doorbell']).to.equal(10);
+  });
+
+  it('puts the kernel FIFO first and the intervmfs notifiers after it', () => {
+    expect(vmChannels(samples)).to.deep.equal(['kernel FIFO', 'intervmfs doorbell', 'intervmfs poll']);
+  });
+});

@@ -17,7 +17,8 @@ export interface SideInfo {
   epoch: number;
   heartbeat: number;
   pid: number;
-  notify: NotifyMode;
+  /** 'unknown' only in a damaged (or hostile) control memsection. */
+  notify: NotifyMode | 'unknown';
   mountedAtMs: number;
   host: string;
   bellsRung: number;

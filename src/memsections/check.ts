@@ -16,6 +16,8 @@ export interface Finding {
 function checkSide(s: SideInfo, name: string): Finding[] {
   const out: Finding[] = [];
   if (s.attached && s.epoch === 0) out.push({ where: `side ${name}`, problem: 'attached but never mounted (epoch 0)' });
+  if (s.notify === 'unknown') out.push({ where: `side ${name}`, problem: 'notifier is none of poll, futex, doorbell (the peer cannot tell how to wake it)' });
+  if (s.doorbellId > 0xffff) out.push({ where: `side ${name}`, problem: `doorbell peer id ${s.doorbellId} is beyond 65535` });
   return out;
 }
 

@@ -80,6 +80,23 @@ describe('integration: a corrupt control memsection', function () {
     await fs.promises.unlink(a('bad'));
   });
 
+  it('check names a side whose notifier or doorbell id is impossible', async () => {
+    const side = (field: number) => L.sideState + L.sideStateSize + field; // side b
+    const mode = Buffer.alloc(4);
+    fs.readSync(controlFd, mode, 0, 4, side(L.sideNotifyMode));
+    writeU32(controlFd, side(L.sideNotifyMode), 7);
+    writeU32(controlFd, side(L.sideDoorbellId), 0x12345);
+    try {
+      const c = await lab().cli(['check', '--memsections', set]);
+      expect(c.code, 'check exits 1 on damage').to.equal(1);
+      expect(c.stdout).to.include('side b: notifier is none of poll, futex, doorbell');
+      expect(c.stdout).to.include(`side b: doorbell peer id ${0x12345} is beyond 65535`);
+    } finally {
+      fs.writeSync(controlFd, mode, 0, 4, side(L.sideNotifyMode));
+      writeU32(controlFd, side(L.sideDoorbellId), 0);
+    }
+  });
+
   it('survives random and adversarial values written all over it during transfers: no crash, no hang, no spinning', async () => {
     const names = ['s0', 's1', 's2', 's3'];
     for (const n of names) await mkfifo(lab(), a(n));

@@ -24,6 +24,8 @@ barrier() {
 bytes() { case $1 in 4k) echo 4096 ;; 2m) echo 2097152 ;; 64m) echo 67108864 ;; 1g) echo 1073741824 ;; esac; }
 # CPU time (clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Interrupts this guest took from the doorbell (the VFIO MSI-X lines).
+doorbell_irqs() { awk '/vfio-msix/ { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i } END { print n + 0 }' /proc/interrupts; }
 # mount_side NOTIFY: mounts this guest's side on $MNT; sets DAEMON (its pid).
 mount_side() {
   mkdir -p $MNT

@@ -46,10 +46,12 @@ done
 # ack, and 2000 round trips of 64 bytes, a->b.
 big=$(bytes $BIG)
 if [ "$SIDE" = b ]; then
+  i0=$(doorbell_irqs)
   $PEER recv $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/b.$N.oneshot.json" &
   p1=$!
   barrier $N-timed
   wait $p1
+  say "figure [$N] doorbell interrupts taken by guest b while receiving $BIG: $(( $(doorbell_irqs) - i0 ))"
   $PEER pong $MNT/${P}pd $MNT/${P}pk 2000 64 > /dev/null &
   p2=$!
   barrier $N-ping

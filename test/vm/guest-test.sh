@@ -58,7 +58,9 @@ if [ "$SIDE" = b ]; then
   wait $p2
 else
   barrier $N-timed
+  i0=$(doorbell_irqs)
   $PEER send $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/a.$N.oneshot.json"
+  say "figure [$N] doorbell interrupts taken by guest a while sending $BIG: $(( $(doorbell_irqs) - i0 ))"
   barrier $N-ping
   $PEER ping $MNT/${P}pd $MNT/${P}pk 2000 64 > "$R/a.$N.ping.json"
   say "figure intervmfs $N guest to guest: $BIG one-shot $(cat "$R/a.$N.oneshot.json"), 64 B round trip $(cat "$R/a.$N.ping.json")"

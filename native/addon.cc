@@ -196,7 +196,6 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     reset_own_counts();  // descriptors of an earlier mount of this side are gone
     // doorbell_id before notify_mode: a peer that sees the mode finds the id.
     store_release(&s.doorbell_id, doorbell_ ? doorbell_->own_id() : 0u);
-    store_release(&s.doorbell_pending, 0u);  // a ring an earlier mount never saw
     store_release(&s.notify_mode, uint32_t(mode));
     store_release(&s.pid, info[2].As<Napi::Number>().Uint32Value());
     std::string host = info[3].As<Napi::String>().Utf8Value().substr(0, sizeof(s.host) - 1);

@@ -70,11 +70,7 @@ struct alignas(64) SideState {
   // (IVPosition), the target of the peer's Doorbell writes when notify_mode
   // is doorbell. Zero in sets formatted before it existed (it was padding).
   uint32_t doorbell_id;
-  // Set to 1 by the PEER when it writes our Doorbell register, cleared by
-  // this side each time its notifier wakes: while it is 1 an interrupt is
-  // already on its way, so further rings only bump the bell (one interrupt
-  // per wait instead of one per read or write the peer serves meanwhile).
-  uint32_t doorbell_pending;
+  uint32_t pad2;
   uint8_t pad1[40];
 };
 static_assert(sizeof(SideState) == 128, "SideState layout");
@@ -150,7 +146,7 @@ static_assert(offsetof(ControlHeader, header_check) == 64, "header check covers 
 // page (and kLayoutVersion) fails here.
 static_assert(offsetof(ControlHeader, table_lock) == 128 && offsetof(ControlHeader, side) == 192, "LAYOUT.md header");
 static_assert(offsetof(SideState, heartbeat) == 8 && offsetof(SideState, host) == 32 && offsetof(SideState, bell) == 64 &&
-                  offsetof(SideState, bells_rung) == 72 && offsetof(SideState, doorbell_id) == 80 && offsetof(SideState, doorbell_pending) == 84,
+                  offsetof(SideState, bells_rung) == 72 && offsetof(SideState, doorbell_id) == 80,
               "LAYOUT.md side state");
 static_assert(offsetof(ChannelEntry, ctime_ms) == 24 && offsetof(ChannelEntry, name) == 32 && offsetof(ChannelEntry, side_open) == 96 &&
                   offsetof(ChannelEntry, ring) == 128 && sizeof(ChannelEntry) == 384,

@@ -35,15 +35,9 @@ void ring_bell(SideState &side, Doorbell *doorbell) {
   add_relaxed(&side.bells_rung, uint64_t(1));
   uint32_t mode = load_acquire(&side.notify_mode);
   if (mode == kNotifyFutex) futex(&side.bell, FUTEX_WAKE, INT_MAX, nullptr);
-  // The bell is published before the doorbell store, so the interrupted
-  // peer finds it changed. One interrupt per wait: the fence pairs with the
-  // one in the sleeper's wait_for_change (it clears doorbell_pending, then
-  // reads the bell), so either the sleeper sees this bell or we see its clear
-  // and ring.
-  if (mode == kNotifyDoorbell && doorbell) {
-    full_fence();
-    if (shared(&side.doorbell_pending).exchange(1u, std::memory_order_seq_cst) == 0) doorbell->ring(load_acquire(&side.doorbell_id));
-  }
+  // The bell is published (release) before the doorbell store, so the
+  // interrupted peer finds it changed.
+  if (mode == kNotifyDoorbell && doorbell) doorbell->ring(load_acquire(&side.doorbell_id));
 }
 
 Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring)
@@ -78,11 +72,6 @@ bool Notifier::wait_for_change(uint32_t seen) {
     // that fired while we were not waiting, so none is lost after it).
     if (load_acquire(&mine_.bell) != seen) return true;
     doorbell_->wait(int(kTickMs));
-    // Awake (interrupt or tick): the next ring must interrupt again. Clear,
-    // fence, then read the bell: a ring that saw the old 1 and skipped the
-    // doorbell bumped the bell before, and we see it here.
-    store_release(&mine_.doorbell_pending, 0u);
-    full_fence();
     return load_acquire(&mine_.bell) != seen;
   }
   // poll: spin ~20 us for latency, then sleep with exponential back-off so an

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "addon_doorbell_server.h"
+#include "addon_errors.h"
 #include "channel_table.h"
 #include "doorbell.h"
 #include "memsection_set.h"
@@ -22,12 +23,6 @@
 
 namespace ivfs {
 namespace {
-
-Napi::Error set_error(Napi::Env env, const SetError &e) {
-  Napi::Error err = Napi::Error::New(env, e.what());
-  err.Set("code", Napi::String::New(env, "EIVFS_" + e.code));
-  return err;
-}
 
 std::vector<std::string> string_array(const Napi::Value &v) {
   std::vector<std::string> out;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "addon_doorbell_server.h"
+#include "addon_errors.h"
 #include "doorbell_server.h"
 #include "memsection_set.h"
 
@@ -30,9 +31,7 @@ class DoorbellServerWrap : public Napi::ObjectWrap<DoorbellServerWrap> {
           });
     } catch (const SetError &e) {
       tsfn_.Release();
-      Napi::Error err = Napi::Error::New(env, e.what());
-      err.Set("code", Napi::String::New(env, "EIVFS_" + e.code));
-      throw err;
+      throw set_error(env, e);
     }
     info.This().As<Napi::Object>().Set("shmSize", double(server_->shm_size()));
   }

@@ -5,6 +5,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { UserError } from '../../src/errors';
+import { thrown } from './helpers';
 import { chooseNotifier, findIvshmemDevices, locateMemsections } from '../../src/memsections/locate';
 
 function fakePci(devices: Record<string, [string, string]>): string {
@@ -16,15 +17,6 @@ function fakePci(devices: Record<string, [string, string]>): string {
     fs.writeFileSync(path.join(root, bdf, 'resource2'), '');
   }
   return root;
-}
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('did not throw');
 }
 
 describe('ivshmem discovery', () => {

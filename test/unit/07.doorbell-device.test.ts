@@ -6,6 +6,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { UserError } from '../../src/errors';
+import { thrown } from './helpers';
 import { doorbellRegisters, doorbellVfioGroup, DoorbellRoots } from '../../src/memsections/doorbell-device';
 
 interface FakeGuest {
@@ -37,15 +38,6 @@ function fakeGuest(opts: { group?: string; driver?: string; vfioLoaded?: boolean
   fs.mkdirSync(vfioRoot, { recursive: true });
   if (opts.groupFile && opts.group) fs.writeFileSync(path.join(vfioRoot, opts.group), '');
   return { device, roots: { busRoot: bus, vfioRoot, bindWaitMs: 100 } };
-}
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('did not throw');
 }
 
 describe('doorbell device (VFIO group of an ivshmem device)', () => {

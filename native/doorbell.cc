@@ -88,7 +88,8 @@ Doorbell *Doorbell::vfio(const std::string &group_path, const std::string &bdf) 
   set->count = 1;
   int32_t efd = d->irq_fd_;
   std::memcpy(set->data, &efd, sizeof efd);
-  if (ioctl(d->device_fd_, VFIO_DEVICE_SET_IRQS, set) != 0) fail("cannot route MSI-X vector 0 of " + bdf + " to an eventfd");
+  if (ioctl(d->device_fd_, VFIO_DEVICE_SET_IRQS, set) != 0)
+    fail("cannot route MSI-X vector 0 of " + bdf + " to an eventfd; a device without MSI-X is not an ivshmem-doorbell (ivshmem-plain has no interrupts: use --notify poll there)");
   return d.release();
 }
 

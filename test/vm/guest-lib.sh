@@ -11,6 +11,9 @@ IVFS="node $ROOT/bin/intervmfs.js"
 PEER=$ROOT/build/Release/intervmfs-peer
 PAY=$R/payloads
 MNT=/run/mnt
+# Guest a has two ivshmem devices (test/vm/run.sh), so it names its doorbell
+# device; guest b finds its only one by itself.
+IVSHMEM=$([ "$SIDE" = a ] && echo ivshmem:0000:00:10.0 || echo ivshmem)
 
 say() { echo "VMTEST $SIDE $*"; echo "$*" >> "$R/$SIDE.log"; }
 check() { local what=$1; shift; if "$@"; then say "ok $what"; else say "FAIL $what"; fi; }
@@ -29,7 +32,7 @@ doorbell_irqs() { awk '/vfio-msix/ { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+
 # mount_side NOTIFY: mounts this guest's side on $MNT; sets DAEMON (its pid).
 mount_side() {
   mkdir -p $MNT
-  if ! $IVFS mount $MNT --memsections ivshmem --side "$SIDE" --notify "$1" --log "/run/ivfs-$1.log" > /run/mount.out 2>&1; then
+  if ! $IVFS mount $MNT --memsections $IVSHMEM --side "$SIDE" --notify "$1" --log "/run/ivfs-$1.log" > /run/mount.out 2>&1; then
     say "FAIL mount with --notify $1: $(cat /run/mount.out)"; return 1
   fi
   DAEMON=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' /run/mount.out)

@@ -126,7 +126,16 @@ cp /run/ivfs-$N.log "$R/$SIDE.$N.daemon.log" 2>/dev/null
 barrier $N-unmounted
 }
 
-out=$($IVFS mount /run/other --memsections ivshmem --side "$SIDE" --notify futex 2>&1); rc=$?
+out=$($IVFS mount /run/other --memsections $IVSHMEM --side "$SIDE" --notify futex 2>&1); rc=$?
 check "--notify futex is refused between guests (exit $rc)" [ $rc -ne 0 -a -z "${out##*cannot wake a peer in another guest*}" ]
+if [ "$SIDE" = a ]; then
+  out=$($IVFS mount /run/plain --memsections ivshmem:00:11.0 --side a --notify doorbell 2>&1); rc=$?
+  refused() { [ $rc -ne 0 ] && [ -z "${out##*not an ivshmem-doorbell*}" ] && ! grep -q ' /run/plain ' /proc/mounts; }
+  check "--notify doorbell on an ivshmem-plain device is refused with the reason, and nothing is mounted (exit $rc)" refused
+  refused || say "  it said: $out"
+  [ $rc -ne 0 ] || $IVFS unmount /run/plain > /dev/null 2>&1
+  out=$($IVFS mount /run/plain --memsections ivshmem --side a 2>&1); rc=$?
+  check "--memsections ivshmem with two devices asks which one (exit $rc)" [ $rc -ne 0 -a -z "${out##*several ivshmem devices found*}" ]
+fi
 for n in $NOTIFIERS; do round "$n" || break; done
 say "done"

@@ -25,6 +25,7 @@ GUEST=$(bash "$ROOT/test/vm/build-guest.sh") || { echo "vm: could not build the 
 
 WORK=$(mktemp -d /var/tmp/intervmfs-vm.XXXXXX)
 REGION=/dev/shm/intervmfs-vm-$$
+PLAIN=/dev/shm/intervmfs-vm-plain-$$  # a second, interrupt-less device in guest a
 SOCK=$WORK/doorbell.sock
 R=$WORK/results
 PIDS=()
@@ -32,7 +33,7 @@ cleanup() {
   local rc=$?
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
   [ -n "${SERVER:-}" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-  rm -f "$REGION"
+  rm -f "$REGION" "$PLAIN"
   rm -rf "$WORK"
   exit $rc
 }
@@ -65,13 +66,18 @@ for s in 4k:4K 2m:2M "$BIG:${BIG^^}"; do
 done
 truncate -s 128M "$REGION"
 $IVFS format --memsections "$REGION" --channels 40 > /dev/null || { echo "vm: format of $REGION failed"; exit 1; }
+truncate -s 1M "$PLAIN"
+$IVFS format --memsections "$PLAIN" --channels 4 > /dev/null || { echo "vm: format of $PLAIN failed"; exit 1; }
 $IVFS doorbell-server --socket "$SOCK" --memsections "$REGION" 2> "$WORK/server.log" &
 SERVER=$!
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || { echo "vm: the doorbell server did not start:"; cat "$WORK/server.log"; exit 1; }
 
+# The doorbell device sits at slot 0x10 in both guests; guest a also gets an
+# ivshmem-plain device at 0x11, to check what intervmfs says about it.
 boot() {
-  local side=$1
+  local side=$1 extra=()
+  [ "$side" = a ] && extra=(-object "memory-backend-file,id=plain,share=on,mem-path=$PLAIN,size=1M" -device ivshmem-plain,memdev=plain,addr=0x11)
   # q35 with intel-iommu: VFIO, through which the guest waits for the
   # doorbell's MSI-X interrupt, needs an IOMMU group.
   qemu-system-x86_64 -accel "$accel" -machine q35 -device intel-iommu -m 1024 -smp 1 -display none -monitor none -no-reboot \
@@ -80,7 +86,7 @@ boot() {
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$R,mount_tag=results,security_model=none" \
     -chardev "socket,path=$SOCK,id=ivshmem" \
-    -device ivshmem-doorbell,chardev=ivshmem,vectors=1 \
+    -device ivshmem-doorbell,chardev=ivshmem,vectors=1,addr=0x10 "${extra[@]}" \
     -serial "file:$WORK/$side.console" &
   PIDS+=($!)
 }

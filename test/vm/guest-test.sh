@@ -8,18 +8,25 @@
 . "$(dirname "$0")/guest-lib.sh"
 digest() { sha256sum | cut -d' ' -f1; }
 
-# One round of the suite over notifier $N; channel names start with $P so
-# that the rounds do not meet.
+# One round of the suite over notifier $N, or over two (A/B: guest a uses A,
+# guest b uses B, so each wakes the other the way the other chose); channel
+# names start with $P so that the rounds do not meet, files and barriers
+# carry the tag $T.
 round() {
-N=$1 P=${1:0:1}
-mount_side $N || return 1
+N=$1 T=${1//\//-} P=${1:0:1}
+MINE=$N
+if [[ $N == */* ]]; then
+  P=x
+  MINE=$([ "$SIDE" = a ] && echo "${N%/*}" || echo "${N#*/}")
+fi
+mount_side "$MINE" || return 1
 say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
-barrier $N-mounted
+barrier $T-mounted
 
 if [ "$SIDE" = a ]; then
   for n in s4k_ab s4k_ba s2m_ab s2m_ba s${BIG}_ab s${BIG}_ba m1 m2 m3 m4 idle td tk pd pk chat; do mknod "$MNT/$P$n" p; done
 fi
-barrier $N-channels
+barrier $T-channels
 check "[$N] the channels made on side a are listed on side $SIDE" [ "$(ls $MNT | grep -c "^$P")" -eq 16 ]
 
 # Each size each way, as a user would: dd in, sha256sum out.
@@ -28,17 +35,17 @@ for size in 4k 2m $BIG; do
     ch=$MNT/${P}s${size}_$dir
     writer=${dir:0:1}
     if [ "$SIDE" = "$writer" ]; then
-      barrier "$N-r-$size-$dir"
+      barrier "$T-r-$size-$dir"
       dd if="$PAY/$size" of="$ch" bs=64K status=none
     else
       (t0=$(now_ms); got=$(digest < "$ch"); echo "$got $(( $(now_ms) - t0 ))" > /run/got) &
       reader=$!
-      barrier "$N-r-$size-$dir"
+      barrier "$T-r-$size-$dir"
       wait $reader
       read -r got ms < /run/got
       check "[$N] $size ${dir:0:1}->${dir:1:1} arrives with the same sha256 (dd | sha256sum, ${ms} ms)" [ "$got" = "$(cat "$PAY/$size.sha256")" ]
     fi
-    barrier "$N-d-$size-$dir"
+    barrier "$T-d-$size-$dir"
   done
 done
 
@@ -47,23 +54,27 @@ done
 big=$(bytes $BIG)
 if [ "$SIDE" = b ]; then
   i0=$(doorbell_irqs)
-  $PEER recv $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/b.$N.oneshot.json" &
+  $PEER recv $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/b.$T.oneshot.json" &
   p1=$!
-  barrier $N-timed
+  barrier $T-timed
   wait $p1
-  say "figure [$N] doorbell interrupts taken by guest b while receiving $BIG: $(( $(doorbell_irqs) - i0 ))"
+  irqs=$(( $(doorbell_irqs) - i0 ))
+  say "figure [$N] doorbell interrupts taken by guest b while receiving $BIG: $irqs"
+  if [ "$N" = poll/doorbell ]; then
+    check "[$N] guest b, which sleeps on doorbell interrupts, was interrupted by guest a, which polls ($irqs interrupts)" [ "$irqs" -gt 0 ]
+  fi
   $PEER pong $MNT/${P}pd $MNT/${P}pk 2000 64 > /dev/null &
   p2=$!
-  barrier $N-ping
+  barrier $T-ping
   wait $p2
 else
-  barrier $N-timed
+  barrier $T-timed
   i0=$(doorbell_irqs)
-  $PEER send $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/a.$N.oneshot.json"
+  $PEER send $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/a.$T.oneshot.json"
   say "figure [$N] doorbell interrupts taken by guest a while sending $BIG: $(( $(doorbell_irqs) - i0 ))"
-  barrier $N-ping
-  $PEER ping $MNT/${P}pd $MNT/${P}pk 2000 64 > "$R/a.$N.ping.json"
-  say "figure intervmfs $N guest to guest: $BIG one-shot $(cat "$R/a.$N.oneshot.json"), 64 B round trip $(cat "$R/a.$N.ping.json")"
+  barrier $T-ping
+  $PEER ping $MNT/${P}pd $MNT/${P}pk 2000 64 > "$R/a.$T.ping.json"
+  say "figure intervmfs $N guest to guest: $BIG one-shot $(cat "$R/a.$T.oneshot.json"), 64 B round trip $(cat "$R/a.$T.ping.json")"
   if [ ! -e "$R/fifo.json" ]; then
     # The same inside this one guest through a kernel FIFO, for comparison.
     mkfifo /run/fd /run/fk
@@ -74,22 +85,22 @@ else
     say "figure kernel FIFO inside guest a: $BIG one-shot $(cat "$R/fifo.json"), 64 B round trip $(cat "$R/fifo-ping.json")"
   fi
 fi
-barrier $N-timed-done
+barrier $T-timed-done
 
 # Four channels at once, a->b.
 if [ "$SIDE" = b ]; then
   for i in 1 2 3 4; do (digest < $MNT/${P}m$i > /run/m$i.got) & done
-  barrier $N-many
+  barrier $T-many
   wait
   intact=0
   for i in 1 2 3 4; do [ "$(cat /run/m$i.got)" = "$(cat "$PAY/2m.sha256")" ] && intact=$((intact + 1)); done
   check "[$N] 4 channels at once a->b, 2 MiB each: $intact of 4 intact" [ $intact -eq 4 ]
 else
-  barrier $N-many
+  barrier $T-many
   for i in 1 2 3 4; do dd if="$PAY/2m" of=$MNT/${P}m$i bs=64K status=none & done
   wait
 fi
-barrier $N-many-done
+barrier $T-many-done
 
 # A reader blocked on an empty channel ends on Ctrl-C within a second; while
 # it waits, the daemon's CPU use shows what waiting costs with this notifier.
@@ -112,18 +123,18 @@ if [ "$SIDE" = b ]; then
   check "[$N] a reader blocked on an empty channel (state ${state:-gone}) ends on SIGINT within a second (${ms} ms)" [ "$state" = S -a $ms -lt 1000 ]
   say "figure [$N] daemon CPU while a reader waits 3 s on an empty channel: $(( (c1 - c0) * 10 )) ms"
 fi
-barrier $N-interrupted
+barrier $T-interrupted
 
 # intervmfs chat between the two guests (once: it takes a while under TCG).
 if [ "$N" = "${NOTIFIERS##* }" ]; then
   (sleep 3; echo "hello from guest $SIDE"; sleep 10) | timeout 60 $IVFS chat $MNT/${P}chat --name "$SIDE" > /run/chat.out 2> /run/chat.err
   check "[$N] chat: guest $SIDE got the other guest's line" grep -q "^$OTHER: hello from guest $OTHER\$" /run/chat.out
 fi
-barrier $N-chatted
+barrier $T-chatted
 
 out=$($IVFS unmount $MNT 2>&1) || say "FAIL [$N] unmount: $out"
-cp /run/ivfs-$N.log "$R/$SIDE.$N.daemon.log" 2>/dev/null
-barrier $N-unmounted
+cp "/run/ivfs-$MINE.log" "$R/$SIDE.$T.daemon.log" 2>/dev/null
+barrier $T-unmounted
 }
 
 out=$($IVFS mount /run/other --memsections $IVSHMEM --side "$SIDE" --notify futex 2>&1); rc=$?

@@ -7,7 +7,8 @@
 # Prints each guest's results and the figures, and on failure the tail of
 # both consoles and daemon logs; shuts everything down and removes the
 # region in all outcomes.
-#   VM_NOTIFIERS=poll,doorbell  the rounds to run (comma-separated)
+#   VM_NOTIFIERS=poll,doorbell,poll/doorbell  the rounds to run (comma-separated;
+#                               A/B: guest a uses A, guest b uses B)
 #   VM_SCRIPT=guest-test.sh     what the guests run (guest-bench.sh: bench --vm)
 #   VM_FIGURES=DIR              where to copy the figures (JSON) at the end
 #   VM_ACCEL=tcg|kvm            skip the probe
@@ -16,7 +17,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 IVFS="node $ROOT/bin/intervmfs.js"
 TIMEOUT=${VM_TIMEOUT:-900}
-NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell}
+NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell,poll/doorbell}
 SCRIPT=$ROOT/test/vm/${VM_SCRIPT:-guest-test.sh}
 [ -f "$SCRIPT" ] || { echo "vm: no guest script $SCRIPT"; exit 1; }
 
@@ -65,7 +66,7 @@ for s in 4k:4K 2m:2M "$BIG:${BIG^^}"; do
   sha256sum < "$R/payloads/${s%%:*}" | cut -d' ' -f1 > "$R/payloads/${s%%:*}.sha256"
 done
 truncate -s 128M "$REGION"
-$IVFS format --memsections "$REGION" --channels 40 > /dev/null || { echo "vm: format of $REGION failed"; exit 1; }
+$IVFS format --memsections "$REGION" --channels 64 > /dev/null || { echo "vm: format of $REGION failed"; exit 1; }
 truncate -s 1M "$PLAIN"
 $IVFS format --memsections "$PLAIN" --channels 4 > /dev/null || { echo "vm: format of $PLAIN failed"; exit 1; }
 $IVFS doorbell-server --socket "$SOCK" --memsections "$REGION" 2> "$WORK/server.log" &
@@ -122,9 +123,10 @@ for side in a b; do
   grep -q "^VMTEST $side FAIL" "$WORK/$side.console" && status=1
 done
 for n in ${NOTIFIERS//,/ }; do
-  if [ -f "$R/a.$n.oneshot.json" ] && [ -f "$R/b.$n.oneshot.json" ]; then
-    sent=$(sed 's/.*"digest":"\([0-9a-f]*\)".*/\1/' "$R/a.$n.oneshot.json")
-    got=$(sed 's/.*"digest":"\([0-9a-f]*\)".*/\1/' "$R/b.$n.oneshot.json")
+  t=${n//\//-}
+  if [ -f "$R/a.$t.oneshot.json" ] && [ -f "$R/b.$t.oneshot.json" ]; then
+    sent=$(sed 's/.*"digest":"\([0-9a-f]*\)".*/\1/' "$R/a.$t.oneshot.json")
+    got=$(sed 's/.*"digest":"\([0-9a-f]*\)".*/\1/' "$R/b.$t.oneshot.json")
     if [ "$sent" = "$got" ]; then echo "  ok [$n] $BIG timed transfer: same digest on both guests ($sent)"; else echo "  FAIL [$n] $BIG timed transfer digests differ"; status=1; fi
   fi
 done
@@ -134,7 +136,7 @@ if [ $status -ne 0 ]; then
   for side in a b; do
     echo "--- console of guest $side (last 40 lines)"; tail -n 40 "$WORK/$side.console"
     for n in ${NOTIFIERS//,/ }; do
-      echo "--- daemon log of guest $side, $n (last 15 lines)"; tail -n 15 "$R/$side.$n.daemon.log" 2>/dev/null
+      echo "--- daemon log of guest $side, $n (last 15 lines)"; tail -n 15 "$R/$side.${n//\//-}.daemon.log" 2>/dev/null
     done
   done
   echo "vm: FAILED"

@@ -68,6 +68,19 @@ async function prepareRegion(region: string, size: string | undefined, channels:
   }
 }
 
+// The server hands out any file; guests can only mount a formatted one.
+// Said at start, where the person who set the region up is looking.
+function noteUnformatted(region: string): void {
+  try {
+    new addon.Memsections([region]).close();
+  } catch (err) {
+    console.error(
+      `intervmfs doorbell-server: note: guests cannot mount ${region} yet (${(err as Error).message}); ` +
+        `format it first: intervmfs format --memsections ${region}`,
+    );
+  }
+}
+
 export async function runDoorbellServer(o: ServerOptions): Promise<void> {
   const vectors = Number(o.vectors);
   if (!Number.isInteger(vectors) || vectors < 1 || vectors > 64) throw new UserError('--vectors must be a whole number from 1 to 64');
@@ -76,6 +89,7 @@ export async function runDoorbellServer(o: ServerOptions): Promise<void> {
   const channels = Number(o.channels);
   if (!Number.isInteger(channels) || channels < 1 || channels > 4096) throw new UserError('--channels must be a whole number from 1 to 4096');
   await prepareRegion(region, o.size, channels);
+  noteUnformatted(region);
   await clearSocketPath(socketPath);
   const log = createLogger();
   let server: DoorbellServer;

@@ -26,6 +26,7 @@ describe('integration: doorbell server (QEMU ivshmem protocol)', function () {
     const rep = await runClient(sock);
     expect(rep.a_first[2].ino, 'it hands out the region file').to.equal(fs.statSync(shm).ino);
     expect(rep.b_rings_a, 'the second guest can ring the first').to.equal(true);
+    expect(server.stderrSoFar, 'a note that the region is not formatted yet').to.include(`guests cannot mount ${shm} yet`);
     server.kill('SIGTERM');
     const end = await server.done;
     expect(end.code).to.equal(0);
@@ -56,6 +57,7 @@ describe('integration: doorbell server (QEMU ivshmem protocol)', function () {
     const dead = lab().cliProc(['doorbell-server', '--socket', sock, '--memsections', shm, '--size', '1M', '--channels', '4']);
     await waitUntil(() => fs.existsSync(sock), 10_000, 'the first server socket');
     expect(fs.statSync(shm).size).to.equal(1 << 20);
+    expect(dead.stderrSoFar, 'the region it made is formatted').not.to.include('guests cannot mount');
     dead.kill('SIGKILL');
     await dead.done;
     expect(fs.existsSync(sock), 'a killed server leaves its socket').to.equal(true);

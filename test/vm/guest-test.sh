@@ -22,6 +22,10 @@ fi
 mount_side "$MINE" || return 1
 say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
 barrier $T-mounted
+if [ "$MINE" = doorbell ]; then
+  check "[$N] status shows side $SIDE sleeping on doorbell interrupts with its peer id" \
+    grep -q "^  $SIDE: attached .*notify doorbell (peer id [0-9]*)" <<< "$($IVFS status --memsections $IVSHMEM)"
+fi
 
 if [ "$SIDE" = a ]; then
   for n in s4k_ab s4k_ba s2m_ab s2m_ba s${BIG}_ab s${BIG}_ba m1 m2 m3 m4 idle td tk pd pk chat; do mknod "$MNT/$P$n" p; done

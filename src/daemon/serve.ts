@@ -98,14 +98,27 @@ const DOORBELL_TEST_MS = 3000;
 // On an ivshmem device: open its doorbell, to sleep on interrupts (notify
 // doorbell) or only to ring a peer that does. A doorbell that does not
 // ring us back when we ring ourselves would leave every wait to the 200 ms
-// tick, so that mount is refused.
-function openDoorbell(ms: Memsections, opts: ServeOptions): void {
+// tick, so that mount is refused. `onRelease` receives what gives the device
+// back to its driver once the memsections are closed (at unmount, or after a
+// refused mount).
+function openDoorbell(ms: Memsections, opts: ServeOptions, onRelease: (release: () => void) => void): void {
   const device = pciDevice(opts.spec);
   if (!device) return;
   const wait = opts.notify === 'doorbell';
   let id: number;
   try {
-    id = wait ? ms.openDoorbell(doorbellVfioGroup(device), path.basename(device)) : ms.openDoorbell(doorbellRegisters(device));
+    if (wait) {
+      const group = doorbellVfioGroup(device);
+      try {
+        id = ms.openDoorbell(group.file, path.basename(device));
+      } catch (err) {
+        group.release(); // nothing of VFIO stays open after a failed open
+        throw err;
+      }
+      onRelease(group.release);
+    } else {
+      id = ms.openDoorbell(doorbellRegisters(device));
+    }
   } catch (err) {
     if (wait) return asUserError(err);
     opts.log.warn({ err: (err as Error).message }, 'cannot open the ivshmem doorbell; a peer that waits for doorbell interrupts will only see our rings on its tick');
@@ -128,6 +141,7 @@ export class Daemon {
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private stopTrace?: () => void;
+  private releaseDoorbell?: () => void;
 
   constructor(private readonly opts: ServeOptions) {}
 
@@ -139,7 +153,7 @@ export class Daemon {
     this.ms = ms;
     try {
       await checkSideFree(ms, opts.side);
-      openDoorbell(ms, opts);
+      openDoorbell(ms, opts, (release) => (this.releaseDoorbell = release));
       const sideIndex = opts.side === 'a' ? 0 : 1;
       const epoch = ms.attach(sideIndex, opts.notify, process.pid, os.hostname(), Date.now());
       const channels = new ChannelService(ms, opts.log);
@@ -216,6 +230,7 @@ export class Daemon {
       this.ms.detach();
       this.ms.close();
     }
+    this.releaseDoorbell?.(); // after close: the VFIO files must be closed first
     removeRecord(path.resolve(mountpoint));
     this.stopTrace?.();
   }

@@ -40,8 +40,9 @@ export function doorbellRegisters(device: string): string {
 }
 
 // Binds by driver_override, which names exactly this device (new_id would
-// take every ivshmem device of the guest).
-function bindVfio(device: string, roots: DoorbellRoots): void {
+// take every ivshmem device of the guest). True when it bound the device
+// (and so should give it back at unmount).
+function bindVfio(device: string, roots: DoorbellRoots): boolean {
   const bdf = path.basename(device);
   const driverDir = path.join(roots.busRoot, 'drivers', VFIO_DRIVER);
   if (!fs.existsSync(driverDir)) spawnSync('modprobe', ['vfio-pci'], { stdio: 'ignore' });
@@ -52,7 +53,7 @@ function bindVfio(device: string, roots: DoorbellRoots): void {
     );
   }
   const current = driverOf(device);
-  if (current === VFIO_DRIVER) return;
+  if (current === VFIO_DRIVER) return false;
   if (current) {
     throw new UserError(`ivshmem device ${bdf} is bound to the ${current} driver; unbind it (echo ${bdf} > /sys/bus/pci/drivers/${current}/unbind) so intervmfs can use ${VFIO_DRIVER}`);
   }
@@ -62,13 +63,25 @@ function bindVfio(device: string, roots: DoorbellRoots): void {
   } catch (err) {
     throw new UserError(`cannot bind ivshmem device ${bdf} to ${VFIO_DRIVER} (${(err as Error).message}); run the mount as root, or bind it yourself`);
   }
+  return true;
+}
+
+export interface VfioGroup {
+  /** /dev/vfio/<group> of the device. */
+  file: string;
+  /**
+   * Gives the device back as it was found: unbinds it from vfio-pci when
+   * this mount bound it (a device bound by the user stays bound). Call after
+   * the VFIO files are closed.
+   */
+  release(): void;
 }
 
 /**
  * The VFIO group file of the ivshmem device in sysfs folder `device`,
  * binding it to vfio-pci first when needed.
  */
-export function doorbellVfioGroup(device: string, roots: DoorbellRoots = DEFAULT_ROOTS): string {
+export function doorbellVfioGroup(device: string, roots: DoorbellRoots = DEFAULT_ROOTS): VfioGroup {
   const bdf = path.basename(device);
   let group: string;
   try {
@@ -79,9 +92,21 @@ export function doorbellVfioGroup(device: string, roots: DoorbellRoots = DEFAULT
         `give the guest an IOMMU (QEMU: -machine q35 -device intel-iommu; guest kernel: intel_iommu=on)`,
     );
   }
-  bindVfio(device, roots);
+  const bound = bindVfio(device, roots);
+  const release = () => {
+    if (!bound) return;
+    try {
+      fs.writeFileSync(path.join(roots.busRoot, 'drivers', VFIO_DRIVER, 'unbind'), bdf);
+      fs.writeFileSync(path.join(device, 'driver_override'), '\n'); // a newline clears the override
+    } catch {
+      /* best effort: a device left bound to vfio-pci still works for the next mount */
+    }
+  };
   const file = path.join(roots.vfioRoot, group);
   for (let waited = 0; !fs.existsSync(file) && waited < roots.bindWaitMs; waited += 50) sleepMs(50);
-  if (!fs.existsSync(file)) throw new UserError(`${VFIO_DRIVER} took ivshmem device ${bdf} but ${file} did not appear (see dmesg)`);
-  return file;
+  if (!fs.existsSync(file)) {
+    release();
+    throw new UserError(`${VFIO_DRIVER} took ivshmem device ${bdf} but ${file} did not appear (see dmesg)`);
+  }
+  return { file, release };
 }

@@ -45,17 +45,30 @@ describe('doorbell device (VFIO group of an ivshmem device)', () => {
 
   it('uses the group file of a device already bound to vfio-pci, without rebinding it', () => {
     const g = fakeGuest({ group: '7', driver: 'vfio-pci', vfioLoaded: true, groupFile: true });
-    expect(doorbellVfioGroup(g.device, g.roots)).to.equal(path.join(g.roots.vfioRoot, '7'));
+    const group = doorbellVfioGroup(g.device, g.roots);
+    expect(group.file).to.equal(path.join(g.roots.vfioRoot, '7'));
     expect(fs.readFileSync(path.join(g.device, 'driver_override'), 'utf8')).to.equal('');
+    group.release();
+    expect(fs.existsSync(path.join(g.roots.busRoot, 'drivers/vfio-pci/unbind')), 'a binding it did not make stays').to.equal(false);
+  });
+
+  it('gives back at release a device it bound, and leaves the override cleared', () => {
+    const g = fakeGuest({ group: '5', vfioLoaded: true, groupFile: true });
+    const group = doorbellVfioGroup(g.device, g.roots);
+    expect(fs.readFileSync(path.join(g.device, 'driver_override'), 'utf8')).to.equal('vfio-pci');
+    group.release();
+    expect(fs.readFileSync(path.join(g.roots.busRoot, 'drivers/vfio-pci/unbind'), 'utf8')).to.equal('0000:00:04.0');
+    expect(fs.readFileSync(path.join(g.device, 'driver_override'), 'utf8')).to.equal('\n');
   });
 
   it('binds an unbound device to vfio-pci by driver_override and drivers_probe, naming only this device', () => {
     const g = fakeGuest({ group: '3', vfioLoaded: true });
     const err = thrown(() => doorbellVfioGroup(g.device, g.roots));
-    expect(fs.readFileSync(path.join(g.device, 'driver_override'), 'utf8')).to.equal('vfio-pci');
     expect(fs.readFileSync(path.join(g.roots.busRoot, 'drivers_probe'), 'utf8')).to.equal('0000:00:04.0');
-    // Nothing real answers in a fake sysfs, so the group file never appears:
+    // Nothing real answers in a fake sysfs, so the group file never appears,
+    // and the binding is given back:
     expect(err.message).to.include(`${path.join(g.roots.vfioRoot, '3')} did not appear`);
+    expect(fs.readFileSync(path.join(g.roots.busRoot, 'drivers/vfio-pci/unbind'), 'utf8')).to.equal('0000:00:04.0');
   });
 
   it('says to give the guest an IOMMU when the device is in no IOMMU group', () => {

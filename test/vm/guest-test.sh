@@ -137,6 +137,9 @@ fi
 barrier $T-chatted
 
 out=$($IVFS unmount $MNT 2>&1) || say "FAIL [$N] unmount: $out"
+if [ "$MINE" = doorbell ]; then
+  check "[$N] unmount gives the device back to no driver (it bound it to vfio-pci)" [ ! -e /sys/bus/pci/devices/0000:00:10.0/driver ]
+fi
 cp "/run/ivfs-$MINE.log" "$R/$SIDE.$T.daemon.log" 2>/dev/null
 barrier $T-unmounted
 }
@@ -145,8 +148,8 @@ out=$($IVFS mount /run/other --memsections $IVSHMEM --side "$SIDE" --notify fute
 check "--notify futex is refused between guests (exit $rc)" [ $rc -ne 0 -a -z "${out##*cannot wake a peer in another guest*}" ]
 if [ "$SIDE" = a ]; then
   out=$($IVFS mount /run/plain --memsections ivshmem:00:11.0 --side a --notify doorbell 2>&1); rc=$?
-  refused() { [ $rc -ne 0 ] && [ -z "${out##*not an ivshmem-doorbell*}" ] && ! grep -q ' /run/plain ' /proc/mounts; }
-  check "--notify doorbell on an ivshmem-plain device is refused with the reason, and nothing is mounted (exit $rc)" refused
+  refused() { [ $rc -ne 0 ] && [ -z "${out##*not an ivshmem-doorbell*}" ] && ! grep -q ' /run/plain ' /proc/mounts && [ ! -e /sys/bus/pci/devices/0000:00:11.0/driver ]; }
+  check "--notify doorbell on an ivshmem-plain device is refused with the reason; nothing is mounted or left bound (exit $rc)" refused
   refused || say "  it said: $out"
   [ $rc -ne 0 ] || $IVFS unmount /run/plain > /dev/null 2>&1
   out=$($IVFS mount /run/plain --memsections ivshmem --side a 2>&1); rc=$?

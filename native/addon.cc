@@ -153,6 +153,13 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return RingView{&e->ring[direction], set_->ring_bytes(direction, slot), set_->geometry().ring_size};
   }
   void ring_peer() { ring_bell(set_->header()->side[peer()], doorbell_.get()); }
+  // A notifier name from JavaScript; doorbell only once a doorbell that can
+  // wait is open (openDoorbell with a VFIO group).
+  NotifyMode notify_mode_arg(Napi::Env env, const Napi::Value &v) {
+    NotifyMode mode = notify_mode(env, v.As<Napi::String>().Utf8Value());
+    if (mode == kNotifyDoorbell && !(doorbell_ && doorbell_->can_wait())) throw Napi::Error::New(env, "doorbell notifier without an open doorbell device");
+    return mode;
+  }
   void reset_own_counts() {
     for (uint32_t i = 0; i < set_->geometry().capacity; i++) {
       ChannelEntry *e = set_->entry(i);
@@ -181,8 +188,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     Napi::Env env = info.Env();
     uint32_t side = info[0].As<Napi::Number>().Uint32Value();
     if (side >= kSideCount) throw Napi::RangeError::New(env, "side must be 0 (a) or 1 (b)");
-    NotifyMode mode = notify_mode(env, info[1].As<Napi::String>().Utf8Value());
-    if (mode == kNotifyDoorbell && !(doorbell_ && doorbell_->can_wait())) throw Napi::Error::New(env, "doorbell notifier without an open doorbell device");
+    NotifyMode mode = notify_mode_arg(env, info[1]);
     SideState &s = header(env)->side[side];
     side_ = side;
     epoch_ = load_acquire(&s.epoch) + 1;
@@ -469,8 +475,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   Napi::Value StartNotifier(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (notifier_) throw Napi::Error::New(env, "notifier already running");
-    NotifyMode mode = notify_mode(env, info[0].As<Napi::String>().Utf8Value());
-    if (mode == kNotifyDoorbell && !(doorbell_ && doorbell_->can_wait())) throw Napi::Error::New(env, "doorbell notifier without an open doorbell device");
+    NotifyMode mode = notify_mode_arg(env, info[0]);
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "intervmfs-notifier", 0, 1);
     queued_ = std::make_shared<std::atomic<bool>>(false);
     auto queued = queued_;

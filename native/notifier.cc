@@ -68,8 +68,8 @@ bool Notifier::wait_for_change(uint32_t seen) {
   }
   if (mode_ == kNotifyDoorbell) {
     // The bell is the truth, the interrupt only a wake-up: check it first,
-    // since a ring may have landed before this wait (UIO keeps an interrupt
-    // that fired while we were not waiting, so none is lost after it).
+    // since a ring may have landed before this wait (the eventfd counts an
+    // interrupt that fired while we were not waiting, so none is lost after it).
     if (load_acquire(&mine_.bell) != seen) return true;
     doorbell_->wait(int(kTickMs));
     return load_acquire(&mine_.bell) != seen;

@@ -7,8 +7,9 @@
 //   futex  FUTEX_WAIT on the bell word; the ringer calls FUTEX_WAKE. One kernel only.
 //   poll   spin briefly, then back off up to 1 ms; the ringer only writes memory.
 //          Works between anything that shares memory.
-//   doorbell  sleep on the ivshmem interrupt (UIO); the ringer writes the
-//          Doorbell register with our doorbell_id. Between QEMU guests.
+//   doorbell  sleep on the ivshmem interrupt (MSI-X through VFIO, see
+//          doorbell.h); the ringer writes the Doorbell register with our
+//          doorbell_id. Between QEMU guests.
 // The thread also wakes every `tick_ms` so it notices a stop request; it never
 // runs JavaScript itself.
 #pragma once

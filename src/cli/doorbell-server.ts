@@ -10,16 +10,18 @@ import path from 'path';
 import { asUserError, UserError } from '../errors';
 import { createLogger } from '../log';
 import { addon, DoorbellServer } from '../native';
-import { formatMemsections, FORMAT_DEFAULTS } from '../memsections/format';
+import { formatMemsections, FORMAT_DEFAULTS, sizeFile } from '../memsections/format';
 import { locateMemsections } from '../memsections/locate';
-import { formatSize, parseSize } from '../memsections/sizes';
+import { formatSize } from '../memsections/sizes';
+import { untilStopSignal } from '../daemon/stop-signal';
+import { intOption, sizeOption } from './options';
 
 interface ServerOptions {
   socket: string;
   memsections: string;
-  vectors: string;
-  size?: string;
-  channels: string;
+  vectors: number;
+  size?: number;
+  channels: number;
 }
 
 /** True when something accepts connections on the socket path. */
@@ -50,16 +52,14 @@ async function clearSocketPath(socketPath: string): Promise<void> {
 
 // The region must exist and be formatted before guests map it; --size
 // creates and formats a missing one.
-async function prepareRegion(region: string, size: string | undefined, channels: number): Promise<void> {
+async function prepareRegion(region: string, size: number | undefined, channels: number): Promise<void> {
   if (fs.existsSync(region)) {
     if (fs.statSync(region).isDirectory()) throw new UserError(`${region} is a folder; a doorbell server shares one region file (e.g. /dev/shm/intervmfs-vm)`);
     return;
   }
   if (!size) throw new UserError(`${region} does not exist; give --size (e.g. --size 128M) to create and format it, or create it with truncate and intervmfs format`);
-  const bytes = parseSize(size, '--size');
   fs.mkdirSync(path.dirname(region), { recursive: true });
-  fs.writeFileSync(region, '', { mode: 0o600 });
-  fs.truncateSync(region, bytes);
+  sizeFile(region, size);
   try {
     await formatMemsections(locateMemsections(region), { ...FORMAT_DEFAULTS, channels, force: false });
   } catch (err) {
@@ -82,19 +82,15 @@ function noteUnformatted(region: string): void {
 }
 
 export async function runDoorbellServer(o: ServerOptions): Promise<void> {
-  const vectors = Number(o.vectors);
-  if (!Number.isInteger(vectors) || vectors < 1 || vectors > 64) throw new UserError('--vectors must be a whole number from 1 to 64');
   const socketPath = path.resolve(o.socket);
   const region = path.resolve(o.memsections);
-  const channels = Number(o.channels);
-  if (!Number.isInteger(channels) || channels < 1 || channels > 4096) throw new UserError('--channels must be a whole number from 1 to 4096');
-  await prepareRegion(region, o.size, channels);
+  await prepareRegion(region, o.size, o.channels);
   noteUnformatted(region);
   await clearSocketPath(socketPath);
   const log = createLogger();
   let server: DoorbellServer;
   try {
-    server = new addon.DoorbellServer(socketPath, region, vectors, (kind, id, detail) => {
+    server = new addon.DoorbellServer(socketPath, region, o.vectors, (kind, id, detail) => {
       if (kind === 'connected' || kind === 'disconnected') log.info({ peer: id }, `peer ${id} ${kind}`);
       else log.warn({ peer: id, detail }, `${kind}: ${detail}`);
     });
@@ -104,19 +100,11 @@ export async function runDoorbellServer(o: ServerOptions): Promise<void> {
   const socketArg = socketPath.replace(/,/g, ',,');
   console.error(
     `intervmfs doorbell-server: serving ${region} (${formatSize(server.shmSize)}) on ${socketPath}\n` +
-      `  start each QEMU guest with: -machine q35 -device intel-iommu -chardev socket,path=${socketArg},id=ivshmem -device ivshmem-doorbell,chardev=ivshmem,vectors=${vectors}\n` +
+      `  start each QEMU guest with: -machine q35 -device intel-iommu -chardev socket,path=${socketArg},id=ivshmem -device ivshmem-doorbell,chardev=ivshmem,vectors=${o.vectors}\n` +
       `  (the IOMMU lets the guest wait for the interrupt through VFIO; boot the guest kernel with intel_iommu=on)\n` +
       `  and in each guest: intervmfs mount DIR --memsections ivshmem --side a|b --notify doorbell`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGHUP', () => stop('SIGHUP'));
-  });
+  await untilStopSignal(log);
   server.close();
   fs.rmSync(socketPath, { force: true });
 }
@@ -127,9 +115,9 @@ export function addDoorbellServerCommand(program: Command): void {
     .description("serve QEMU's ivshmem-doorbell devices on the host: peer ids, the shared region and the eventfds of their interrupts")
     .requiredOption('--socket <path>', 'Unix socket the guests connect to (QEMU: -chardev socket,path=...)')
     .requiredOption('--memsections <file>', 'the region the guests share, a file whose size is a power of two (e.g. /dev/shm/intervmfs-vm)')
-    .option('--size <size>', 'create and format the region with this size if it does not exist (e.g. 128M)')
-    .addOption(new Option('--channels <n>', 'channel capacity when --size creates the region').default(String(FORMAT_DEFAULTS.channels)))
-    .addOption(new Option('--vectors <n>', 'interrupt vectors per peer (intervmfs uses one)').default('1'))
+    .addOption(new Option('--size <size>', 'create and format the region with this size if it does not exist (e.g. 128M)').argParser(sizeOption))
+    .addOption(new Option('--channels <n>', 'channel capacity when --size creates the region').argParser(intOption(1, 4096)).default(FORMAT_DEFAULTS.channels))
+    .addOption(new Option('--vectors <n>', 'interrupt vectors per peer (intervmfs uses one)').argParser(intOption(1, 64)).default(1))
     .action(async (o: ServerOptions) => {
       await runDoorbellServer(o);
     });

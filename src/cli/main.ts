@@ -1,13 +1,13 @@
 // Command-line entry: parses with commander, turns UserErrors into a clear
 // message and a non-zero exit, everything else into a bug report.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import path from 'path';
 import { UserError } from '../errors';
 import { createLogger } from '../log';
 import { chooseNotifier, defaultMemsectionDir, locateMemsections } from '../memsections/locate';
 import { formatMemsections, FORMAT_DEFAULTS, inMemory } from '../memsections/format';
 import { openMemsections } from '../memsections/open';
-import { formatSize, parseSize } from '../memsections/sizes';
+import { formatSize } from '../memsections/sizes';
 import { collectStatus, renderStatus } from '../memsections/status';
 import { checkMemsections, renderFindings } from '../memsections/check';
 import { chat } from './chat';
@@ -18,24 +18,9 @@ import { serveForeground, Side } from '../daemon/serve';
 import { unmount } from '../daemon/unmount';
 import { NOTIFY_MODES, NotifyMode } from '../native';
 import { addDoorbellServerCommand } from './doorbell-server';
+import { intOption, sizeOption } from './options';
 
 const MEMSECTIONS_HELP = `memsection set: a folder with control, data0 and data1; one file or region (e.g. /sys/bus/pci/devices/<bdf>/resource2); or ivshmem[:<bdf>] (default: ${path.relative(process.cwd(), defaultMemsectionDir) || '.'})`;
-
-function intOption(min: number, max: number) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function sizeOption(value: string): number {
-  try {
-    return parseSize(value, 'size');
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
 
 export function buildProgram(): Command {
   const program = new Command('intervmfs')

@@ -22,6 +22,7 @@ import { MemsectionSpec, pciDevice } from '../memsections/locate';
 import { doorbellRegisters, doorbellVfioGroup } from '../memsections/doorbell-device';
 import { openMemsections } from '../memsections/open';
 import { isMounted, removeRecord, writeRecord } from './registry';
+import { untilStopSignal } from './stop-signal';
 
 export type Side = 'a' | 'b';
 
@@ -241,13 +242,6 @@ export async function serveForeground(opts: ServeOptions, onReady: () => void): 
   const daemon = new Daemon(opts);
   await daemon.start();
   onReady();
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      opts.log.info({ signal }, 'stopping');
-      daemon.stop().then(resolve, resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGHUP', () => stop('SIGHUP'));
-  });
+  await untilStopSignal(opts.log);
+  await daemon.stop().catch(() => undefined); // the foreground run ends either way
 }

@@ -29,7 +29,7 @@ function isFormatted(file: string): boolean {
 }
 
 /** Creates or resizes a memsection file, readable and writable by its owner only. */
-function sizeFile(file: string, size: number): void {
+export function sizeFile(file: string, size: number): void {
   const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
   try {
     fs.fchmodSync(fd, 0o600);

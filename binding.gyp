@@ -4,6 +4,9 @@
       "target_name": "intervmfs",
       "sources": [
         "native/addon.cc",
+        "native/engine/fifo_engine.cc",
+        "native/engine/wake_word.cc",
+        "native/fuse_glue.cc",
         "native/memsection_set.cc",
         "native/channel_table.cc",
         "native/notifier.cc",
@@ -12,8 +15,11 @@
         "native/addon_doorbell_server.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      # libfuse's headers only (struct fuse_file_info for the hooks); libfuse
+      # itself is called through the pointers fuse-native hands over.
+      "include_dirs": ["<!(node -e \"require('fuse-shared-library/include')\")"],
       "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "defines": ["NAPI_VERSION=8"]
+      "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"]
     },
     {
       "target_name": "intervmfs-peer",

@@ -11,12 +11,18 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <thread>
+#include <unordered_map>
 
 #include "addon_doorbell_server.h"
 #include "addon_errors.h"
 #include "channel_table.h"
 #include "doorbell.h"
+#include "engine/fifo_engine.h"
+#include "fuse_glue.h"
 #include "memsection_set.h"
 #include "notifier.h"
 #include "ring.h"
@@ -101,6 +107,16 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("adjustOpen", &Memsections::AdjustOpen),
                            InstanceMethod("markEnd", &Memsections::MarkEnd),
                            InstanceMethod("setWaiting", &Memsections::SetWaiting),
+                           InstanceMethod("engineOpen", &Memsections::EngineOpen),
+                           InstanceMethod("engineRelease", &Memsections::EngineRelease),
+                           InstanceMethod("engineRead", &Memsections::EngineRead),
+                           InstanceMethod("engineWrite", &Memsections::EngineWrite),
+                           InstanceMethod("engineInterrupt", &Memsections::EngineInterrupt),
+                           InstanceMethod("enginePoll", &Memsections::EnginePoll),
+                           InstanceMethod("engineState", &Memsections::EngineState),
+                           InstanceMethod("setPeerDead", &Memsections::SetPeerDead),
+                           InstanceMethod("fuseHooks", &Memsections::FuseHooks),
+                           InstanceMethod("stopEngine", &Memsections::StopEngine),
                            InstanceMethod("openDoorbell", &Memsections::OpenDoorbell),
                            InstanceMethod("testDoorbell", &Memsections::TestDoorbell),
                            InstanceMethod("startNotifier", &Memsections::StartNotifier),
@@ -118,7 +134,11 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     table_ = std::make_shared<ChannelTable>(*set_, 0);
   }
 
-  ~Memsections() override { shutdown(); }
+  ~Memsections() override {
+    shutdown();
+    if (glue_) glue_->close(1000);
+    else if (engine_) engine_->stop();
+  }
 
  private:
   // --- helpers -----------------------------------------------------------
@@ -178,6 +198,25 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       tsfn_ = Napi::ThreadSafeFunction();
     }
   }
+  // Answers every request waiting in the engine, and waits (bounded) until
+  // no libfuse thread is inside it. The engine object stays (the FUSE glue,
+  // or a test thread, may still hold it) but refuses all work.
+  int stop_engine() {
+    int left = 0;
+    if (glue_) left = glue_->close(1000);
+    else if (engine_) engine_->stop();
+    glue_ = nullptr;
+    engine_.reset();
+    if (corrupt_tsfn_) {
+      corrupt_tsfn_.Release();
+      corrupt_tsfn_ = Napi::ThreadSafeFunction();
+    }
+    return left;
+  }
+  FifoEngine &engine(Napi::Env env) {
+    if (!engine_) throw Napi::Error::New(env, "no FIFO engine: attach() first (or it was stopped)");
+    return *engine_;
+  }
 
   // --- geometry and sides -------------------------------------------------
   Napi::Value Geometry_(const Napi::CallbackInfo &info) { return geometry_object(info.Env(), set(info.Env()).geometry()); }
@@ -206,13 +245,56 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     store_release(&s.epoch, epoch_);
     store_release(&s.attached, 1u);
     attached_ = true;
+    make_engine(env, s, mode, info[5]);
     ring_peer();
     return Napi::Number::New(env, epoch_);
+  }
+
+  // options: { spinUs, trace, onCorrupt(slot, generation, during) }.
+  // onCorrupt runs on the JavaScript thread; the request that found the
+  // damage waits (up to a second) until it has run, so the reason is in the
+  // log before the program sees EIO.
+  void make_engine(Napi::Env env, SideState &s, NotifyMode mode, const Napi::Value &options) {
+    stop_engine();
+    EngineOptions o;
+    o.side = side_;
+    Napi::Function on_corrupt;
+    if (options.IsObject()) {
+      Napi::Object opt = options.As<Napi::Object>();
+      if (opt.Get("spinUs").IsNumber()) o.spin_us = opt.Get("spinUs").As<Napi::Number>().Uint32Value();
+      o.trace = opt.Get("trace").ToBoolean().Value();
+      if (opt.Get("onCorrupt").IsFunction()) on_corrupt = opt.Get("onCorrupt").As<Napi::Function>();
+    }
+    engine_ = std::make_shared<FifoEngine>(set_, table_, doorbell_, o, mode == kNotifyFutex ? &s.bell : nullptr);
+    if (!on_corrupt.IsEmpty()) {
+      corrupt_tsfn_ = Napi::ThreadSafeFunction::New(env, on_corrupt, "intervmfs-corrupt", 0, 1);
+      corrupt_tsfn_.Unref(env);
+      Napi::ThreadSafeFunction tsfn = corrupt_tsfn_;
+      engine_->on_corrupt = [tsfn](uint32_t slot, uint32_t generation, const char *during) mutable {
+        struct Done {
+          std::mutex mu;
+          std::condition_variable cv;
+          bool done = false;
+        };
+        auto done = std::make_shared<Done>();
+        std::string what(during);
+        napi_status st = tsfn.BlockingCall([slot, generation, what, done](Napi::Env, Napi::Function js) {
+          js.Call({Napi::Number::New(js.Env(), slot), Napi::Number::New(js.Env(), generation), Napi::String::New(js.Env(), what)});
+          std::lock_guard<std::mutex> g(done->mu);
+          done->done = true;
+          done->cv.notify_all();
+        });
+        if (st != napi_ok) return;
+        std::unique_lock<std::mutex> lk(done->mu);
+        done->cv.wait_for(lk, std::chrono::seconds(1), [&] { return done->done; });
+      };
+    }
   }
 
   Napi::Value Detach(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (!attached_ || !set_) return env.Undefined();
+    stop_engine();
     reset_own_counts();
     store_release(&header(env)->side[side_].attached, 0u);
     attached_ = false;
@@ -444,6 +526,110 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return Napi::Boolean::New(env, true);
   }
 
+  // --- FIFO engine (native/engine) ---------------------------------------------
+  // The daemon hands fuseHooks() to fuse-native, which then serves open,
+  // read, write, release and poll from libfuse's threads. The engine* methods
+  // below are the same engine for the unit tests: engineRead and engineWrite
+  // run the request on a thread of their own, as libfuse would, and call back
+  // with the result.
+
+  // engineOpen(slot, generation, flags) or engineOpen(name, flags) -> handle or -errno
+  Napi::Value EngineOpen(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (info[0].IsString()) return Napi::Number::New(env, double(engine(env).open_name(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value())));
+    return Napi::Number::New(env, double(engine(env).open(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+                                                          info[2].As<Napi::Number>().Int32Value())));
+  }
+
+  Napi::Value EngineRelease(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    return Napi::Number::New(env, engine(env).release(uint64_t(info[0].As<Napi::Number>().Int64Value())));
+  }
+
+  // engineRead(handle, buffer, length, flags, onDone(result)) -> request id
+  Napi::Value EngineRead(const Napi::CallbackInfo &info) { return engine_call(info, false); }
+  Napi::Value EngineWrite(const Napi::CallbackInfo &info) { return engine_call(info, true); }
+
+  Napi::Value engine_call(const Napi::CallbackInfo &info, bool writing) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<FifoEngine> eng = engine_;
+    if (!eng) throw Napi::Error::New(env, "no FIFO engine: attach() first (or it was stopped)");
+    uint64_t handle = uint64_t(info[0].As<Napi::Number>().Int64Value());
+    Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
+    uint64_t len = std::min<uint64_t>(info[2].As<Napi::Number>().Int64Value(), buf.Length());
+    int flags = info[3].As<Napi::Number>().Int32Value();
+    uint64_t id = ++next_call_;
+    auto interrupted = std::make_shared<std::atomic<bool>>(false);
+    calls_[id] = interrupted;
+    // The buffer stays referenced until the callback has run.
+    auto *keep = new Napi::Reference<Napi::Buffer<uint8_t>>(Napi::Persistent(buf));
+    auto tsfn = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "intervmfs-engine-call", 0, 1, keep,
+                                              [](Napi::Env, Napi::Reference<Napi::Buffer<uint8_t>> *ref) { delete ref; });
+    uint8_t *data = buf.Data();
+    std::thread([eng, tsfn, interrupted, handle, data, len, flags, writing]() mutable {
+      Request req;
+      req.interrupted = [interrupted] { return interrupted->load(); };
+      req.flags = flags;
+      int64_t r = writing ? eng->write(handle, data, len, req) : eng->read(handle, data, len, req);
+      tsfn.BlockingCall([r](Napi::Env env, Napi::Function js) { js.Call({Napi::Number::New(env, double(r))}); });
+      tsfn.Release();
+    }).detach();
+    return Napi::Number::New(env, double(id));
+  }
+
+  // engineInterrupt(id): the kernel's FUSE_INTERRUPT, for a test request.
+  Napi::Value EngineInterrupt(const Napi::CallbackInfo &info) {
+    uint64_t id = uint64_t(info[0].As<Napi::Number>().Int64Value());
+    auto it = calls_.find(id);
+    if (it != calls_.end()) {
+      it->second->store(true);
+      calls_.erase(it);
+      if (engine_) engine_->wake_all();
+    }
+    return info.Env().Undefined();
+  }
+
+  // enginePoll(handle, arm) -> poll(2) event mask
+  Napi::Value EnginePoll(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    return Napi::Number::New(env, engine(env).poll(uint64_t(info[0].As<Napi::Number>().Int64Value()), info[1].ToBoolean().Value()));
+  }
+
+  // engineState() -> { waiting, openFiles, stats } (status, tracing, tests)
+  Napi::Value EngineState(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    if (!engine_) return env.Null();
+    o.Set("waiting", engine_->waiting());
+    o.Set("openFiles", engine_->open_files());
+    const EngineStats &st = engine_->stats();
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("reads", double(st.reads.load()));
+    s.Set("writes", double(st.writes.load()));
+    s.Set("readBytes", double(st.read_bytes.load()));
+    s.Set("writeBytes", double(st.write_bytes.load()));
+    s.Set("waits", double(st.waits.load()));
+    s.Set("waitNs", double(st.wait_ns.load()));
+    s.Set("copyNs", double(st.copy_ns.load()));
+    o.Set("stats", s);
+    return o;
+  }
+
+  Napi::Value SetPeerDead(const Napi::CallbackInfo &info) {
+    if (engine_) engine_->set_peer_dead(info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  }
+
+  // fuseHooks() -> an external for fuse-native's `nativeHooks` mount option.
+  Napi::Value FuseHooks(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!glue_) glue_ = FuseGlue::create(engine_ ? engine_ : throw Napi::Error::New(env, "no FIFO engine: attach() first"));
+    return Napi::External<struct fuse_native_hooks>::New(env, glue_->hooks());
+  }
+
+  // stopEngine() -> requests still inside the engine after a 1 s wait (0 normally)
+  Napi::Value StopEngine(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), stop_engine()); }
+
   // --- notifier ---------------------------------------------------------------
   // openDoorbell(bar0Path) or openDoorbell(vfioGroupPath, bdf) -> our
   // ivshmem peer id. The first opens the registers for ringing only (a poll
@@ -476,18 +662,27 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     Napi::Env env = info.Env();
     if (notifier_) throw Napi::Error::New(env, "notifier already running");
     NotifyMode mode = notify_mode_arg(env, info[0]);
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "intervmfs-notifier", 0, 1);
-    queued_ = std::make_shared<std::atomic<bool>>(false);
-    auto queued = queued_;
-    Napi::ThreadSafeFunction tsfn = tsfn_;
-    notifier_ = std::make_unique<Notifier>(header(env)->side[side_], mode, doorbell_.get(), [tsfn, queued]() mutable {
-      // One callback in flight at a time: JavaScript re-checks every waiter
-      // anyway, so further rings before it runs add nothing.
-      if (queued->exchange(true)) return;
-      tsfn.NonBlockingCall([queued](Napi::Env, Napi::Function js) {
-        queued->store(false);
-        js.Call({});
-      });
+    // The engine hears every ring on this thread (no JavaScript involved);
+    // an optional JavaScript callback (tests, tracing) hears them too.
+    std::shared_ptr<FifoEngine> engine = engine_;
+    std::function<void()> to_js;
+    if (info[1].IsFunction()) {
+      tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "intervmfs-notifier", 0, 1);
+      queued_ = std::make_shared<std::atomic<bool>>(false);
+      auto queued = queued_;
+      Napi::ThreadSafeFunction tsfn = tsfn_;
+      to_js = [tsfn, queued]() mutable {
+        // One callback in flight at a time: further rings before it runs add nothing.
+        if (queued->exchange(true)) return;
+        tsfn.NonBlockingCall([queued](Napi::Env, Napi::Function js) {
+          queued->store(false);
+          js.Call({});
+        });
+      };
+    }
+    notifier_ = std::make_unique<Notifier>(header(env)->side[side_], mode, doorbell_.get(), [engine, to_js]() {
+      if (engine) engine->peer_rang();
+      if (to_js) to_js();
     });
     return env.Undefined();
   }
@@ -499,6 +694,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
     shutdown();
+    stop_engine();
     doorbell_.reset();
     table_.reset();
     set_.reset();
@@ -511,10 +707,15 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   std::shared_ptr<ChannelTable> table_;
   // Declared before notifier_: the notifier thread uses it, so it must be
   // destroyed after the notifier (members are destroyed in reverse order).
-  std::unique_ptr<Doorbell> doorbell_;
+  std::shared_ptr<Doorbell> doorbell_;
   std::unique_ptr<Notifier> notifier_;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<std::atomic<bool>> queued_;
+  std::shared_ptr<FifoEngine> engine_;
+  FuseGlue *glue_ = nullptr;  // never freed (fuse_glue.h); one per engine
+  Napi::ThreadSafeFunction corrupt_tsfn_;
+  uint64_t next_call_ = 0;
+  std::unordered_map<uint64_t, std::shared_ptr<std::atomic<bool>>> calls_;  // test requests in flight
   uint32_t side_ = 0;
   uint32_t epoch_ = 0;
   bool attached_ = false;

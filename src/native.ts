@@ -75,9 +75,39 @@ export const enum Endpoint {
   Length = 9,
 }
 
+export interface EngineOptions {
+  /** Spin this many microseconds on the wake word before sleeping (opt-in). */
+  spinUs?: number;
+  /** Count and time the engine's stages (INTERVMFS_TRACE). */
+  trace?: boolean;
+  /** A request found a channel's shared state impossible; it is answered EIO once this returns. */
+  onCorrupt?: (slot: number, generation: number, during: string) => void;
+}
+
+export interface EngineStats {
+  reads: number;
+  writes: number;
+  readBytes: number;
+  writeBytes: number;
+  waits: number;
+  waitNs: number;
+  copyNs: number;
+}
+
+export interface EngineState {
+  /** Requests sleeping in the engine (empty ring to read, full ring to write). */
+  waiting: number;
+  openFiles: number;
+  stats: EngineStats;
+}
+
+/** The native hook table fuse-native calls on libfuse's threads (opaque here). */
+export type FuseHooks = { readonly __brand: 'fuse_native_hooks' };
+
 export interface Memsections {
   geometry(): Geometry;
-  attach(side: number, notify: NotifyMode, pid: number, host: string, nowMs: number): number;
+  /** Claims a side and starts its FIFO engine (native/engine); returns the side's new epoch. */
+  attach(side: number, notify: NotifyMode, pid: number, host: string, nowMs: number, engine?: EngineOptions): number;
   detach(): void;
   heartbeat(): void;
   sides(): [SideInfo, SideInfo];
@@ -94,6 +124,26 @@ export interface Memsections {
   adjustOpen(slot: number, generation: number, reading: boolean, writing: boolean, delta: 1 | -1): boolean;
   markEnd(slot: number, generation: number, eofMark: number | undefined, epipeMark: number | undefined): boolean;
   setWaiting(slot: number, generation: number, readerWaits: boolean, writerWaits: boolean): boolean;
+  // The FIFO engine. The daemon gives fuseHooks() to fuse-native, which then
+  // serves open, read, write, release and poll natively; the engine* calls
+  // reach the same engine from JavaScript (unit tests).
+  /** A descriptor handle (> 0) or a negative errno. */
+  engineOpen(slot: number, generation: number, flags: number): number;
+  engineOpen(name: string, flags: number): number;
+  engineRelease(handle: number): number;
+  /** Runs the request on a thread of its own, as libfuse would; returns an id for engineInterrupt. */
+  engineRead(handle: number, buf: Buffer, length: number, flags: number, onDone: (result: number) => void): number;
+  engineWrite(handle: number, buf: Buffer, length: number, flags: number, onDone: (result: number) => void): number;
+  /** What FUSE_INTERRUPT does to a request of engineRead/engineWrite. */
+  engineInterrupt(id: number): void;
+  /** poll(2) events of a descriptor; `arm` asks the peer to ring on its next progress. */
+  enginePoll(handle: number, arm: boolean): number;
+  engineState(): EngineState | null;
+  /** The peer died without detaching: our readers end (EOF once drained), our writers get EPIPE. */
+  setPeerDead(dead: boolean): void;
+  fuseHooks(): FuseHooks;
+  /** Answers every waiting request EIO and refuses new ones; returns requests still inside after 1 s. */
+  stopEngine(): number;
   /**
    * Opens an ivshmem-doorbell device: by its sysfs BAR 0 for ringing the
    * peer only, or by its VFIO group and PCI address for ringing and for
@@ -103,7 +153,8 @@ export interface Memsections {
   openDoorbell(vfioGroup: string, bdf: string): number;
   /** Rings our own id; whether the interrupt arrived within timeoutMs (blocks). */
   testDoorbell(timeoutMs: number): boolean;
-  startNotifier(mode: NotifyMode, onRing: () => void): void;
+  /** Starts the notifier thread: rings of our bell wake the engine's waiters (and call onRing, if given). */
+  startNotifier(mode: NotifyMode, onRing?: () => void): void;
   stopNotifier(): void;
   close(): void;
 }

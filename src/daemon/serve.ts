@@ -2,20 +2,21 @@
 // memsections, mount the filesystem, keep the heartbeat, and on SIGINT or
 // SIGTERM answer every waiting request, unmount and detach.
 //
-// Threads: the JavaScript thread runs every FUSE operation (fuse-native
-// hands them over from its worker threads) and all channel logic; the
-// notifier thread (native) only turns rings of our bell into a callback.
+// Threads: libfuse's worker threads serve open, read, write, release and
+// poll in the native FIFO engine (native/engine, through the fuse-native
+// hook) and sleep there when they must wait; the notifier thread wakes them
+// when the peer rings. The JavaScript thread answers the namespace (lookup,
+// mknod, unlink, readdir, getattr), keeps the heartbeat and watches the peer.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import type FuseType from 'fuse-native';
 import { Memsections, NotifyMode } from '../native';
-import { Errno } from '../errno';
 import { PeerState, PeerWatch } from './peer-watch';
 import { tracer } from '../trace/tracer';
 import { asUserError, UserError } from '../errors';
 import { Logger } from '../log';
-import { ChannelService } from '../channel/channel-service';
+import { explainCorruption } from '../memsections/check';
 import { Directory } from '../fs/directory';
 import { buildOperations } from '../fs/operations';
 import { MemsectionSpec, pciDevice } from '../memsections/locate';
@@ -33,6 +34,8 @@ export interface ServeOptions {
   notify: NotifyMode;
   log: Logger;
   logFile: string;
+  /** Spin this many microseconds before sleeping in a wait (0: sleep at once). */
+  spinUs?: number;
 }
 
 const HEARTBEAT_MS = 250;
@@ -138,7 +141,7 @@ function openDoorbell(ms: Memsections, opts: ServeOptions, onRelease: (release: 
 export class Daemon {
   private ms?: Memsections;
   private fuse?: FuseType;
-  private channels?: ChannelService;
+  private stopped = false;
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private stopTrace?: () => void;
@@ -156,13 +159,15 @@ export class Daemon {
       await checkSideFree(ms, opts.side);
       openDoorbell(ms, opts, (release) => (this.releaseDoorbell = release));
       const sideIndex = opts.side === 'a' ? 0 : 1;
-      const epoch = ms.attach(sideIndex, opts.notify, process.pid, os.hostname(), Date.now());
-      const channels = new ChannelService(ms, opts.log);
-      this.channels = channels;
-      ms.startNotifier(opts.notify, () => {
-        if (tracer.enabled) tracer.add('wakeup', 0);
-        channels.kick();
+      const epoch = ms.attach(sideIndex, opts.notify, process.pid, os.hostname(), Date.now(), {
+        spinUs: opts.spinUs ?? 0,
+        trace: tracer.enabled,
+        onCorrupt: (slot, generation, during) => {
+          const why = explainCorruption(ms, slot, generation);
+          opts.log.error({ slot, during, why }, 'channel state is corrupt or the slot was reused; answering EIO');
+        },
       });
+      ms.startNotifier(opts.notify, tracer.enabled ? () => tracer.add('wakeup', 0) : undefined);
       this.stopTrace = tracer.startWriting(opts.side);
       let beats = 0;
       const watch = new PeerWatch();
@@ -173,18 +178,16 @@ export class Daemon {
         if (seen !== peerState) {
           opts.log[seen === 'dead' ? 'warn' : 'info']({ peer: seen }, seen === 'dead' ? 'peer stopped beating: its channels end' : 'peer state');
           peerState = seen;
-          channels.setPeerDead(seen === 'dead');
+          ms.setPeerDead(seen === 'dead');
         }
-        // A safety net, not the wake-up path: re-check waiters once a second
-        // in case a ring was lost to a peer that scribbled our flags.
-        if (++beats % 4 === 0) channels.kick();
+        if (tracer.enabled && ++beats % 4 === 0) tracer.setEngine(ms.engineState());
       }, HEARTBEAT_MS);
       ms.heartbeat();
-      const ops = buildOperations({ ms, channels, directory: new Directory(ms, opts.log), log: opts.log, mountedAt: new Date() });
+      const ops = buildOperations({ ms, directory: new Directory(ms, opts.log), log: opts.log, mountedAt: new Date(), isStopped: () => this.stopped });
       // Loaded here, not at start-up: commands that do not mount never need libfuse.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Fuse: typeof FuseType = require('fuse-native');
-      const fuse = new Fuse(mountpoint, ops, { timeout: false, options: FUSE_OPTIONS });
+      const fuse = new Fuse(mountpoint, ops, { timeout: false, options: FUSE_OPTIONS, nativeHooks: ms.fuseHooks() });
       await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
       this.fuse = fuse;
       writeRecord({
@@ -213,9 +216,14 @@ export class Daemon {
   private async doStop(): Promise<void> {
     const { log, mountpoint } = this.opts;
     if (this.timer) clearInterval(this.timer);
-    // Programs blocked in read or write get an error now instead of an
-    // aborted connection later.
-    this.channels?.cancelAll(Errno.EIO);
+    // Programs blocked in read or write get EIO now instead of an aborted
+    // connection later; requests that come after are answered EIO too.
+    if (tracer.enabled && this.ms) tracer.setEngine(this.ms.engineState());
+    this.stopped = true;
+    if (this.ms) {
+      const left = this.ms.stopEngine();
+      if (left > 0) log.warn({ requests: left }, 'requests still inside the engine after 1 s; keeping the memsections mapped for them');
+    }
     if (this.fuse) {
       const fuse = this.fuse;
       await new Promise<void>((resolve) =>

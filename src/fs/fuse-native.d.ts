@@ -53,6 +53,8 @@ declare module 'fuse-native' {
     debug?: boolean;
     displayFolder?: boolean;
     options?: string[];
+    /** intervmfs patch: the addon's hook table (Memsections.fuseHooks()), tried before JavaScript. */
+    nativeHooks?: unknown;
   }
   class Fuse {
     constructor(mnt: string, ops: Operations, opts?: FuseOptions);

@@ -1,46 +1,32 @@
-// The FUSE operations of a mount. Each handler is short and answers with a
-// named errno; channel I/O is delegated to the ChannelService, the channel
-// table to the addon. Everything that is not a FIFO channel is refused.
+// The FUSE operations of a mount that JavaScript answers: the namespace.
+// Each handler is short and answers with a named errno; the channel table is
+// the addon's. open, read, write, release and poll of a channel never come
+// here: fuse-native hands them to the native FIFO engine on libfuse's thread
+// (native/fuse_glue.cc). Everything that is not a FIFO channel is refused.
 import { constants } from 'fs';
 import type { Callback, Operations } from 'fuse-native';
 import { addon, Memsections } from '../native';
 import { Errno } from '../errno';
 import { Logger } from '../log';
-import { ChannelService } from '../channel/channel-service';
 import { channelName, Directory } from './directory';
 import { channelStat, rootStat, statfs } from './attributes';
-import { raiseSigpipe } from './sigpipe';
-import { tracer } from '../trace/tracer';
 
 const S_IFMT = constants.S_IFMT;
 const S_IFIFO = constants.S_IFIFO;
 
 export interface MountContext {
   ms: Memsections;
-  channels: ChannelService;
   directory: Directory;
   log: Logger;
   mountedAt: Date;
+  /** The daemon is stopping: the memsections may be closed. */
+  isStopped: () => boolean;
 }
 
 const refuse = (errno: number) => (...args: unknown[]) => (args[args.length - 1] as Callback)(errno);
 
-/**
- * The reply of a traced read or write: records how long libfuse's thread
- * took to hand the request to JavaScript, and how long JavaScript kept it.
- */
-function traced(op: 'read' | 'write', cb: Callback): (result: number) => void {
-  const entered = tracer.now();
-  const requestNs = cb.caller?.requestNs;
-  if (requestNs) tracer.add(`dispatch.${op}`, entered - requestNs);
-  return (result: number) => {
-    tracer.add(`handler.${op}`, tracer.now() - entered, result > 0 ? result : 0);
-    cb(result);
-  };
-}
-
 export function buildOperations(ctx: MountContext): Operations {
-  const { ms, channels, directory, log } = ctx;
+  const { ms, directory, log } = ctx;
   // Names created by mknod whose answering getattr is still to come
   // (see channelStat).
   const justCreated = new Set<string>();
@@ -50,7 +36,7 @@ export function buildOperations(ctx: MountContext): Operations {
     return name === undefined ? undefined : directory.lookup(name);
   };
 
-  return answerAfterStop(channels, {
+  return answerAfterStop(ctx.isStopped, {
     getattr(path, cb) {
       if (path === '/') return cb(0, rootStat(ctx.mountedAt));
       const c = lookup(path);
@@ -106,34 +92,6 @@ export function buildOperations(ctx: MountContext): Operations {
       );
     },
 
-    open(path, flags, cb) {
-      const c = lookup(path);
-      if (!c) return cb(Errno.ENOENT);
-      const fd = channels.open({ slot: c.slot, generation: c.generation, name: c.name }, flags);
-      return fd < 0 ? cb(fd) : cb(0, fd);
-    },
-
-    release(_path, fd, cb) {
-      const channel = channels.release(fd);
-      cb(0);
-      // The last close of an unlinked channel frees its slot.
-      if (channel && !directory.lookup(channel.name)) ms.sweep().catch((err) => log.error({ err }, 'sweep failed'));
-    },
-
-    read(_path, fd, buf, len, _pos, cb) {
-      channels.read(fd, buf, len, tracer.enabled ? traced('read', cb) : cb, cb.signal);
-    },
-
-    write(_path, fd, buf, len, _pos, cb) {
-      const caller = cb.caller; // read now: it is gone once the request is answered
-      const answer = tracer.enabled ? traced('write', cb) : cb;
-      const reply = (result: number) => {
-        if (result === Errno.EPIPE && caller) raiseSigpipe(caller.pid, log);
-        answer(result);
-      };
-      channels.write(fd, buf, len, reply, cb.signal);
-    },
-
     // `echo > chan` and `dd of=chan` truncate on open: a channel has no size
     // to cut, so truncation succeeds and changes nothing.
     truncate(path, _size, cb) {
@@ -144,9 +102,6 @@ export function buildOperations(ctx: MountContext): Operations {
     },
     utimens(path, _atime, _mtime, cb) {
       return lookup(path) ? cb(0) : cb(Errno.ENOENT);
-    },
-    flush(_path, _fd, cb) {
-      cb(0);
     },
     fsync(_path, _datasync, _fd, cb) {
       cb(0);
@@ -170,11 +125,11 @@ export function buildOperations(ctx: MountContext): Operations {
  * send requests (a release of a descriptor whose reader was just answered):
  * those are answered without touching shared memory.
  */
-function answerAfterStop(channels: ChannelService, ops: Operations): Operations {
+function answerAfterStop(isStopped: () => boolean, ops: Operations): Operations {
   const guarded: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(ops) as [string, (...args: unknown[]) => void][]) {
     guarded[name] = (...args: unknown[]) => {
-      if (!channels.isClosed) return fn(...args);
+      if (!isStopped()) return fn(...args);
       (args[args.length - 1] as Callback)(name === 'release' ? 0 : Errno.EIO);
     };
   }

@@ -51,3 +51,11 @@ export function renderFindings(given: string, findings: Finding[]): string {
   if (findings.length === 0) return `${given}: header, sides and channel table are consistent`;
   return [`${given}: ${findings.length} problem${findings.length === 1 ? '' : 's'} found`, ...findings.map((f) => `  ${f.where}: ${f.problem}`)].join('\n');
 }
+
+/** Why the engine found a channel's state impossible, in words for the log (as `check` would say it). */
+export function explainCorruption(ms: Memsections, slot: number, generation: number): string {
+  const entry = ms.channels().find((c) => c.slot === slot);
+  if (!entry) return 'the slot is free now';
+  if (entry.generation !== generation) return `the slot holds generation ${entry.generation}, not ${generation}`;
+  return checkChannel(ms.geometry(), entry).map((f) => `${f.where}: ${f.problem}`).join('; ') || 'indices changed while read';
+}

@@ -23,6 +23,7 @@ export class Tracer {
   readonly enabled: boolean;
   private readonly stages = new Map<string, StageStats>();
   private file?: string;
+  private engine: unknown = null;
 
   constructor(private readonly folder = process.env.INTERVMFS_TRACE) {
     this.enabled = !!folder;
@@ -42,6 +43,15 @@ export class Tracer {
     if (ns > s.maxNs) s.maxNs = ns;
   }
 
+  /**
+   * The native engine's own counters (reads, writes, waits, copy time),
+   * written next to the stages: read and write never reach JavaScript, so
+   * their stages are counted there.
+   */
+  setEngine(state: unknown): void {
+    this.engine = state;
+  }
+
   snapshot(): Record<string, StageStats> {
     return Object.fromEntries([...this.stages].map(([k, v]) => [k, { ...v }]));
   }
@@ -53,7 +63,7 @@ export class Tracer {
     this.file = path.join(this.folder, `trace-${side}.json`);
     const write = () => {
       const tmp = `${this.file}.tmp`;
-      fs.writeFileSync(tmp, JSON.stringify({ pid: process.pid, atNs: this.now(), stages: this.snapshot() }));
+      fs.writeFileSync(tmp, JSON.stringify({ pid: process.pid, atNs: this.now(), stages: this.snapshot(), engine: this.engine }));
       fs.renameSync(tmp, this.file!); // readers never see half a file
     };
     const timer = setInterval(write, 1000);

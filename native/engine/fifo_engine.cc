@@ -1,0 +1,471 @@
+#include "fifo_engine.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "../notifier.h"
+
+namespace ivfs {
+namespace {
+
+uint32_t clamp_add(uint32_t v, int delta) {
+  if (delta < 0 && v < uint32_t(-delta)) return 0;  // a scribbled count never wraps below zero
+  return v + uint32_t(delta);
+}
+
+uint64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+FifoEngine::FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<Doorbell> doorbell,
+                       EngineOptions opts, uint32_t *bell)
+    : set_(std::move(set)),
+      doorbell_(std::move(doorbell)),
+      table_(std::move(table)),
+      opts_(opts),
+      side_(opts.side),
+      ring_size_(set_->geometry().ring_size),
+      capacity_(set_->geometry().capacity),
+      wake_(bell),
+      locals_(new LocalChannel[set_->geometry().capacity]) {}
+
+FifoEngine::~FifoEngine() { stop(); }
+
+// --- shared state --------------------------------------------------------------
+
+ChannelEntry *FifoEngine::entry_for(uint32_t slot, uint32_t generation) const {
+  if (slot >= capacity_) return nullptr;
+  ChannelEntry *e = set_->entry(slot);
+  uint32_t state = load_acquire(&e->state);
+  if (load_acquire(&e->generation) != generation || (state != kLive && state != kUnlinked)) return nullptr;
+  return e;
+}
+
+RingView FifoEngine::ring(uint32_t direction, uint32_t slot, ChannelEntry *e) const {
+  return RingView{&e->ring[direction], set_->ring_bytes(direction, slot), ring_size_};
+}
+
+bool FifoEngine::endpoint(const OpenFile &f, ChannelEntry *e, Endpoint &out) const {
+  const RingState &in = e->ring[peer()], &outr = e->ring[side_];
+  // Open counts first, ring indices after: the peer publishes its last bytes
+  // before it lowers its count, so with acquire loads in this order a zero
+  // count is never paired with a fill level older than those bytes (which
+  // would turn data still in flight into a false EOF).
+  out.writers_open = load_acquire(&in.writers_open);
+  out.writer_opens = load_acquire(&in.writer_opens);
+  out.eof_mark = load_acquire(&in.eof_mark);
+  out.readers_open = load_acquire(&outr.readers_open);
+  out.reader_opens = load_acquire(&outr.reader_opens);
+  out.epipe_mark = load_acquire(&outr.epipe_mark);
+  int64_t in_fill = ring_fill(ring(peer(), f.slot, e));
+  int64_t out_fill = ring_fill(ring(side_, f.slot, e));
+  if (in_fill < 0 || out_fill < 0) return false;
+  out.in_fill = uint64_t(in_fill);
+  out.out_space = ring_size_ - uint64_t(out_fill);
+  return true;
+}
+
+int64_t FifoEngine::corrupt(const OpenFile &f, const char *during) {
+  if (on_corrupt) on_corrupt(f.slot, f.generation, during);
+  return -EIO;
+}
+
+void FifoEngine::ring_peer() { ring_bell(set_->header()->side[peer()], doorbell_.get()); }
+
+void FifoEngine::adjust_open(ChannelEntry *e, const OpenFile &f, int delta) {
+  store_release(&e->side_open[side_], clamp_add(load_acquire(&e->side_open[side_]), delta));
+  if (f.reading) {
+    RingState &in = e->ring[peer()];
+    store_release(&in.readers_open, clamp_add(load_acquire(&in.readers_open), delta));
+    if (delta > 0) store_release(&in.reader_opens, load_acquire(&in.reader_opens) + 1);
+  }
+  if (f.writing) {
+    RingState &out = e->ring[side_];
+    store_release(&out.writers_open, clamp_add(load_acquire(&out.writers_open), delta));
+    if (delta > 0) store_release(&out.writer_opens, load_acquire(&out.writer_opens) + 1);
+  }
+}
+
+// --- descriptors -------------------------------------------------------------------
+
+std::shared_ptr<FifoEngine::OpenFile> FifoEngine::file(uint64_t handle) {
+  std::lock_guard<std::mutex> g(files_mu_);
+  auto it = files_.find(handle);
+  return it == files_.end() ? nullptr : it->second;
+}
+
+uint32_t FifoEngine::open_files() {
+  std::lock_guard<std::mutex> g(files_mu_);
+  return uint32_t(files_.size());
+}
+
+int64_t FifoEngine::open(uint32_t slot, uint32_t generation, int flags) {
+  if (stopped()) return -EIO;
+  int mode = flags & O_ACCMODE;
+  auto f = std::make_shared<OpenFile>();
+  f->slot = slot;
+  f->generation = generation;
+  f->reading = mode != O_WRONLY;
+  f->writing = mode == O_WRONLY || mode == O_RDWR;
+  f->nonblock = (flags & O_NONBLOCK) != 0;
+  ChannelEntry *e = entry_for(slot, generation);
+  if (!e) return corrupt(*f, "open");
+  {
+    std::lock_guard<std::mutex> g(opens_mu_);
+    Endpoint s;
+    if (!endpoint(*f, e, s)) return corrupt(*f, "open");
+    // Writers that came and went, with all they wrote already read, do not
+    // count: as with a kernel FIFO, a reader without a writer (and without
+    // data left for it) waits for one instead of reading EOF.
+    f->eof_baseline = s.in_fill == 0 && s.writers_open == 0 ? s.writer_opens : s.eof_mark;
+    // Readers that came and went before this writer opened do not count:
+    // a writer without a reader waits for one.
+    f->epipe_baseline = s.reader_opens - s.readers_open;
+    adjust_open(e, *f, 1);
+  }
+  ring_peer();  // opens decide the peer's EOF and EPIPE
+  std::lock_guard<std::mutex> g(files_mu_);
+  uint64_t h = next_handle_++;
+  files_.emplace(h, std::move(f));
+  return int64_t(h);
+}
+
+int64_t FifoEngine::open_name(const std::string &name, int flags) {
+  if (stopped()) return -EIO;
+  std::pair<uint32_t, uint32_t> found;
+  {
+    // A namespace change bumps table_version (under the table lock), so the
+    // index is rebuilt once per change instead of scanning the table per open.
+    std::lock_guard<std::mutex> g(names_mu_);
+    uint64_t version = load_acquire(&set_->header()->table_version);
+    if (version != names_version_) {
+      names_.clear();
+      for (const ChannelInfo &c : table_->list())
+        if (c.state == kLive && !c.corrupt) names_[c.name] = {c.slot, c.generation};
+      names_version_ = version;
+    }
+    auto it = names_.find(name);
+    if (it == names_.end()) return -ENOENT;
+    found = it->second;
+  }
+  return open(found.first, found.second, flags);
+}
+
+int FifoEngine::release(uint64_t handle) {
+  std::shared_ptr<OpenFile> f;
+  {
+    std::lock_guard<std::mutex> g(files_mu_);
+    auto it = files_.find(handle);
+    if (it == files_.end()) return -EBADF;
+    f = std::move(it->second);
+    files_.erase(it);
+  }
+  ChannelEntry *e = entry_for(f->slot, f->generation);
+  if (!e) return 0;  // the slot was reused under us: nothing of ours to lower
+  {
+    std::lock_guard<std::mutex> g(opens_mu_);
+    // A reader that leaves an empty ring behind, with no writer attached, has
+    // consumed that writer's session: the next reader waits for a new writer
+    // instead of reading EOF at once (and likewise for writers and EPIPE).
+    Endpoint s;
+    if (endpoint(*f, e, s)) {
+      if (f->reading && s.in_fill == 0 && s.writers_open == 0) store_release(&e->ring[peer()].eof_mark, s.writer_opens);
+      if (f->writing && s.readers_open == 0) store_release(&e->ring[side_].epipe_mark, s.reader_opens);
+    }
+    adjust_open(e, *f, -1);
+  }
+  ring_peer();  // closes decide the peer's EOF and EPIPE
+  sweep_if_unlinked(f->slot, f->generation);
+  return 0;
+}
+
+void FifoEngine::sweep_if_unlinked(uint32_t slot, uint32_t generation) {
+  ChannelEntry *e = entry_for(slot, generation);
+  if (!e || load_acquire(&e->state) != kUnlinked) return;
+  if (load_acquire(&e->side_open[0]) == 0 && load_acquire(&e->side_open[1]) == 0) table_->sweep();
+}
+
+// --- data path -------------------------------------------------------------------
+
+bool FifoEngine::nonblocking(const OpenFile &f, const Request &req) const {
+  return f.nonblock || (req.flags >= 0 && (req.flags & O_NONBLOCK) != 0);
+}
+
+int64_t FifoEngine::try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, uint64_t len) {
+  RingState &r = e->ring[peer()];
+  // Bytes that arrive between the copy and the reading of the counts are
+  // taken on the next turn; a few turns, then the waiter's re-check.
+  for (int turn = 0; turn < 3; turn++) {
+    uint64_t t0 = opts_.trace ? now_ns() : 0;
+    int64_t n = ring_consume(ring(peer(), f.slot, e), buf, len);
+    if (n < 0) return corrupt(f, "read");
+    if (n > 0) {
+      if (opts_.trace) stats_.copy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+      store_relaxed(&r.read_ops, load_relaxed(&r.read_ops) + 1);
+      // Pairs with the peer writer's fence after raising producer_waiting.
+      full_fence();
+      if (load_relaxed(&r.producer_waiting)) ring_peer();
+      return n;
+    }
+    Endpoint s;
+    if (!endpoint(f, e, s)) return corrupt(f, "read");
+    if (s.in_fill > 0) continue;
+    if (peer_dead_.load(std::memory_order_acquire)) return 0;
+    if (s.writers_open == 0 && s.writer_opens != f.eof_baseline) {
+      store_release(&r.eof_mark, s.writer_opens);
+      return 0;
+    }
+    return kWait;
+  }
+  return kWait;
+}
+
+int64_t FifoEngine::try_write(const OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done) {
+  RingState &r = e->ring[side_];
+  Endpoint s;
+  if (!endpoint(f, e, s)) return corrupt(f, "write");
+  if (peer_dead_.load(std::memory_order_acquire)) return done > 0 ? int64_t(done) : -EPIPE;
+  if (s.readers_open == 0 && s.reader_opens != f.epipe_baseline) {
+    store_release(&r.epipe_mark, s.reader_opens);
+    return done > 0 ? int64_t(done) : -EPIPE;
+  }
+  // PIPE_BUF atomicity: a small write goes in whole or waits.
+  uint64_t min_len = len <= kPipeBuf ? len : 1;
+  uint64_t t0 = opts_.trace ? now_ns() : 0;
+  int64_t n = ring_produce(ring(side_, f.slot, e), buf + done, len - done, min_len);
+  if (n < 0) return corrupt(f, "write");
+  if (n > 0) {
+    if (opts_.trace) stats_.copy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+    store_relaxed(&r.write_ops, load_relaxed(&r.write_ops) + 1);
+    // Pairs with the peer reader's fence after raising consumer_waiting.
+    full_fence();
+    if (load_relaxed(&r.consumer_waiting)) ring_peer();
+    done += uint64_t(n);
+  }
+  return done == len ? int64_t(len) : kWait;
+}
+
+bool FifoEngine::sleep(uint32_t seen, const Request &req, int &why) {
+  // Asked before sleeping too: an interrupt signal that landed while this
+  // request was running (not sleeping) would otherwise only be seen when
+  // libfuse sends it again, a second later.
+  if (!stopped() && !(req.interrupted && req.interrupted())) {
+    uint64_t t0 = opts_.trace ? now_ns() : 0;
+    wake_.wait(seen, opts_.tick_ms, opts_.spin_us);
+    if (opts_.trace) {
+      stats_.waits.fetch_add(1, std::memory_order_relaxed);
+      stats_.wait_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+    }
+  }
+  if (stopped()) {
+    why = -EIO;
+    return false;
+  }
+  if (req.interrupted && req.interrupted()) {
+    why = -EINTR;
+    return false;
+  }
+  return true;
+}
+
+int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Request &req) {
+  std::shared_ptr<OpenFile> f = file(handle);
+  if (!f || !f->reading) return -EBADF;
+  if (stopped()) return -EIO;
+  if (len == 0) return 0;
+  ChannelEntry *e = entry_for(f->slot, f->generation);
+  if (!e) return corrupt(*f, "read");
+  LocalChannel &lc = local(f->slot);
+  bool registered = false;
+  int64_t result;
+  std::unique_lock<std::mutex> lk(lc.mu);
+  for (;;) {
+    uint32_t seen = wake_.load();  // before the check: a ring after it ends the sleep
+    int64_t n = try_read(*f, e, buf, len);
+    if (n != kWait) {
+      result = n;
+      break;
+    }
+    if (nonblocking(*f, req)) {
+      result = -EAGAIN;
+      break;
+    }
+    if (!registered) {
+      // Raise the flag, fence, and check once more before sleeping: either
+      // we see the peer's bytes, or the peer sees the flag and rings.
+      registered = true;
+      waiting_.fetch_add(1, std::memory_order_relaxed);
+      lc.readers_waiting++;
+      update_flags(lc, e);
+      full_fence();
+      continue;
+    }
+    lk.unlock();
+    int why = 0;
+    bool go_on = sleep(seen, req, why);
+    lk.lock();
+    if (!go_on) {
+      result = why;
+      break;
+    }
+  }
+  if (registered) {
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+    lc.readers_waiting--;
+    update_flags(lc, e);
+  }
+  if (result > 0 && opts_.trace) {
+    stats_.reads.fetch_add(1, std::memory_order_relaxed);
+    stats_.read_bytes.fetch_add(uint64_t(result), std::memory_order_relaxed);
+  }
+  return result;
+}
+
+int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, const Request &req) {
+  std::shared_ptr<OpenFile> f = file(handle);
+  if (!f || !f->writing) return -EBADF;
+  if (stopped()) return -EIO;
+  if (len == 0) return 0;
+  ChannelEntry *e = entry_for(f->slot, f->generation);
+  if (!e) return corrupt(*f, "write");
+  LocalChannel &lc = local(f->slot);
+  WriteTicket ticket;
+  uint64_t done = 0;
+  bool registered = false;
+  int64_t result;
+  std::unique_lock<std::mutex> lk(lc.mu);
+  if (!lc.writers.empty() && nonblocking(*f, req)) return -EAGAIN;  // others are ahead of it
+  lc.writers.push_back(&ticket);
+  for (;;) {
+    uint32_t seen = wake_.load();
+    if (lc.writers.front() == &ticket) {
+      int64_t n = try_write(*f, e, buf, len, done);
+      if (n != kWait) {
+        result = n;
+        break;
+      }
+      if (nonblocking(*f, req)) {
+        result = done > 0 ? int64_t(done) : -EAGAIN;
+        break;
+      }
+      if (!lc.writer_flag) {
+        // As for readers: flag, fence, re-check.
+        lc.writer_flag = true;
+        update_flags(lc, e);
+        full_fence();
+        continue;
+      }
+    }
+    if (!registered) {
+      registered = true;
+      waiting_.fetch_add(1, std::memory_order_relaxed);
+    }
+    lk.unlock();
+    int why = 0;
+    bool go_on = sleep(seen, req, why);
+    lk.lock();
+    if (!go_on) {
+      result = done > 0 ? int64_t(done) : why;
+      break;
+    }
+  }
+  bool was_front = lc.writers.front() == &ticket;
+  lc.writers.erase(std::find(lc.writers.begin(), lc.writers.end(), &ticket));
+  if (registered) waiting_.fetch_sub(1, std::memory_order_relaxed);
+  if (lc.writers.empty() && lc.writer_flag) {
+    lc.writer_flag = false;
+    update_flags(lc, e);
+  }
+  // The next writer in line sleeps until someone bumps the word.
+  if (was_front && !lc.writers.empty()) wake_.bump();
+  lk.unlock();
+  if (result > 0 && opts_.trace) {
+    stats_.writes.fetch_add(1, std::memory_order_relaxed);
+    stats_.write_bytes.fetch_add(uint64_t(result), std::memory_order_relaxed);
+  }
+  return result;
+}
+
+void FifoEngine::update_flags(LocalChannel &lc, ChannelEntry *e) {
+  // Both flags of a channel are ours alone to write; one store each.
+  store_relaxed(&e->ring[peer()].consumer_waiting, lc.readers_waiting + lc.pollers_in > 0 ? 1u : 0u);
+  store_relaxed(&e->ring[side_].producer_waiting, lc.writer_flag || lc.pollers_out > 0 ? 1u : 0u);
+}
+
+void FifoEngine::disarm(uint64_t handle) {
+  std::shared_ptr<OpenFile> f = file(handle);
+  if (!f) return;
+  ChannelEntry *e = entry_for(f->slot, f->generation);
+  LocalChannel &lc = local(f->slot);
+  std::lock_guard<std::mutex> lk(lc.mu);
+  if (!f->armed) return;
+  f->armed = false;
+  if (f->reading) lc.pollers_in--;
+  if (f->writing) lc.pollers_out--;
+  if (e) update_flags(lc, e);
+}
+
+unsigned FifoEngine::poll(uint64_t handle, bool arm) {
+  std::shared_ptr<OpenFile> f = file(handle);
+  if (!f) return POLLERR;
+  if (stopped()) return POLLERR | POLLHUP;
+  ChannelEntry *e = entry_for(f->slot, f->generation);
+  if (!e) return POLLERR;
+  if (arm) {
+    // Flag, fence, then read the state below: the peer either sees the flag
+    // and rings (which notifies the poller), or its progress is seen here.
+    LocalChannel &lc = local(f->slot);
+    std::lock_guard<std::mutex> lk(lc.mu);
+    if (!f->armed) {
+      f->armed = true;
+      if (f->reading) lc.pollers_in++;
+      if (f->writing) lc.pollers_out++;
+      update_flags(lc, e);
+    }
+    full_fence();
+  }
+  Endpoint s;
+  if (!endpoint(*f, e, s)) return POLLERR;
+  bool dead = peer_dead_.load(std::memory_order_acquire);
+  unsigned ev = 0;
+  // As pipe_poll() in the kernel: readable while bytes are queued, hung up
+  // once the writers that attached are gone; writable while an atomic write
+  // fits, an error once the readers that attached are gone.
+  if (f->reading) {
+    if (s.in_fill > 0) ev |= POLLIN | POLLRDNORM;
+    if (dead || (s.writers_open == 0 && s.writer_opens != f->eof_baseline)) ev |= POLLHUP;
+  }
+  if (f->writing) {
+    if (s.out_space >= kPipeBuf) ev |= POLLOUT | POLLWRNORM;
+    if (dead || (s.readers_open == 0 && s.reader_opens != f->epipe_baseline)) ev |= POLLERR;
+  }
+  return ev;
+}
+
+// --- events from outside ---------------------------------------------------------
+
+void FifoEngine::peer_rang() {
+  if (!wake_.shared()) wake_.bump();  // with the futex notifier the peer woke them itself
+  if (on_readiness) on_readiness();
+}
+
+void FifoEngine::set_peer_dead(bool dead) {
+  if (peer_dead_.exchange(dead) == dead) return;
+  wake_.bump();
+  if (on_readiness) on_readiness();
+}
+
+void FifoEngine::stop() {
+  if (stopped_.exchange(true)) return;
+  wake_.bump();
+}
+
+}  // namespace ivfs

@@ -1,0 +1,196 @@
+// The FIFO engine: fifo(7) semantics for one mounted side, served on the
+// thread that carries the request (a libfuse worker in the daemon, a test
+// thread in the unit tests). No Node here: libFuzzer and plain C++ tests
+// drive it directly, and the fuse-native hook calls it with no JavaScript in
+// between.
+//
+// Rules (each reader or writer is one open descriptor on this side):
+//  - a reader waits while the ring is empty and a writer is attached or none
+//    has attached since it opened; it gets EOF (0) once the ring is drained
+//    and every writer that attached has closed;
+//  - a writer waits while the ring is full; it gets EPIPE once every reader
+//    that attached has closed;
+//  - writes up to PIPE_BUF bytes go into the ring whole or not at all, and
+//    local writers go in arrival order (a queue per channel), so they never
+//    interleave;
+//  - O_NONBLOCK gives EAGAIN instead of waiting; an interrupted request gets
+//    EINTR, or the count already moved; stop() answers every waiter EIO (or
+//    its count) and every later request EIO;
+//  - a dead peer (set_peer_dead) ends our readers (EOF once drained) and
+//    writers (EPIPE).
+//
+// Waiting: a request that cannot complete raises the ring's waiting flag,
+// fences, re-checks, and sleeps on the WakeWord (wake_word.h) with a tick,
+// so a lost ring, a stop or a dead peer is noticed within one tick even if
+// nobody wakes it. Local locks (one per channel) are held only while copying
+// and deciding, never while sleeping: a sleeping request stays interruptible.
+//
+// Results are a byte count or a negative errno, everywhere.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "../channel_table.h"
+#include "../doorbell.h"
+#include "../layout.h"
+#include "../memsection_set.h"
+#include "../ring.h"
+#include "wake_word.h"
+
+namespace ivfs {
+
+// What the engine needs to know about the request it serves.
+struct Request {
+  // Whether the kernel interrupted this request (libfuse's fuse_interrupted,
+  // or a test's flag). Asked after every wake-up and before every sleep.
+  std::function<bool()> interrupted;
+  // The request's open flags when known (O_NONBLOCK set with fcntl after
+  // open); -1 when only the flags of the open count.
+  int flags = -1;
+};
+
+struct EngineOptions {
+  uint32_t side = 0;
+  // Spin this long on the wake word before sleeping (opt-in, --spin-us).
+  uint32_t spin_us = 0;
+  // Longest sleep before a waiter re-checks on its own.
+  long tick_ms = 200;
+  // Count and time the stages (INTERVMFS_TRACE); off, nothing is measured.
+  bool trace = false;
+};
+
+// Counters for status and the breakdown; all relaxed.
+struct EngineStats {
+  std::atomic<uint64_t> reads{0}, writes{0}, read_bytes{0}, write_bytes{0};
+  std::atomic<uint64_t> waits{0}, wait_ns{0}, copy_ns{0};
+};
+
+struct PollHandle;  // owned by the fuse glue: opaque here
+
+class FifoEngine {
+ public:
+  // `bell`: the side's bell word for the futex notifier, else nullptr (the
+  // notifier thread then calls peer_rang()).
+  // `table`: the side's channel table (one per process: it holds the
+  // cross-peer lock in this side's name).
+  FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<Doorbell> doorbell, EngineOptions opts,
+             uint32_t *bell);
+  ~FifoEngine();
+  FifoEngine(const FifoEngine &) = delete;
+  FifoEngine &operator=(const FifoEngine &) = delete;
+
+  // Opens a descriptor: a handle (> 0) or a negative errno.
+  int64_t open(uint32_t slot, uint32_t generation, int flags);
+  // The same by channel name (a path without the leading '/'): -ENOENT when
+  // no live channel has that name.
+  int64_t open_name(const std::string &name, int flags);
+  // Closes a descriptor (no request of it is in flight). 0 or -EBADF.
+  int release(uint64_t handle);
+
+  int64_t read(uint64_t handle, uint8_t *buf, uint64_t len, const Request &req);
+  int64_t write(uint64_t handle, const uint8_t *buf, uint64_t len, const Request &req);
+
+  // poll(2) readiness of a descriptor: POLLIN, POLLOUT, POLLHUP, POLLERR.
+  // `arm`: the caller will wait for a change, so the peer must ring us on
+  // its next progress (the waiting flags stay raised until disarm()).
+  unsigned poll(uint64_t handle, bool arm);
+  void disarm(uint64_t handle);
+
+  // The notifier thread saw our bell move: wakes waiters (when they do not
+  // sleep on the bell themselves) and whoever polls.
+  void peer_rang();
+  void set_peer_dead(bool dead);
+  // Wakes every sleeping request to re-check (and ask whether it was
+  // interrupted): for callers whose interrupt is a flag, not a signal.
+  void wake_all() { wake_.bump(); }
+  // Answers every waiting request and refuses later ones. Idempotent.
+  void stop();
+  bool stopped() const { return stopped_.load(std::memory_order_acquire); }
+
+  uint32_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
+  uint32_t open_files();
+  const EngineStats &stats() const { return stats_; }
+
+  // Called (on the request's thread) when a channel's shared state is
+  // impossible; the request is answered EIO.
+  std::function<void(uint32_t slot, uint32_t generation, const char *during)> on_corrupt;
+  // Called when any descriptor's readiness may have changed (poll support).
+  std::function<void()> on_readiness;
+
+ private:
+  struct OpenFile {
+    uint32_t slot, generation;
+    bool reading, writing, nonblock;
+    uint32_t eof_baseline;    // writer_opens that EOF must differ from
+    uint32_t epipe_baseline;  // reader_opens that EPIPE must differ from
+    bool armed = false;       // a poll waits on it (channel lock)
+  };
+  struct WriteTicket {};
+  // What this process knows about one channel: its local waiters.
+  struct LocalChannel {
+    std::mutex mu;
+    uint32_t readers_waiting = 0;
+    uint32_t pollers_in = 0, pollers_out = 0;  // armed descriptors
+    bool writer_flag = false;                  // producer_waiting raised by a writer
+    std::deque<WriteTicket *> writers;  // arrival order; front one writes
+  };
+  // A consistent reading of one channel's two rings, open counts first.
+  struct Endpoint {
+    uint32_t writers_open, writer_opens, eof_mark;
+    uint32_t readers_open, reader_opens, epipe_mark;
+    uint64_t in_fill, out_space;
+  };
+  static constexpr int64_t kWait = INT64_MIN;
+
+  uint32_t peer() const { return 1 - side_; }
+  ChannelEntry *entry_for(uint32_t slot, uint32_t generation) const;
+  RingView ring(uint32_t direction, uint32_t slot, ChannelEntry *e) const;
+  bool endpoint(const OpenFile &f, ChannelEntry *e, Endpoint &out) const;
+  std::shared_ptr<OpenFile> file(uint64_t handle);
+  int64_t corrupt(const OpenFile &f, const char *during);
+  void ring_peer();
+  bool nonblocking(const OpenFile &f, const Request &req) const;
+  // One attempt; kWait when the request has to wait. Under the channel lock.
+  int64_t try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, uint64_t len);
+  int64_t try_write(const OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done);
+  // Sleeps until the wake word moves from `seen` or a tick passes. False when
+  // the request must end now (interrupted, or stop): `why` says which errno.
+  bool sleep(uint32_t seen, const Request &req, int &why);
+  // The waiting flags that tell the peer to ring us, from the local counts.
+  void update_flags(LocalChannel &lc, ChannelEntry *e);
+  void adjust_open(ChannelEntry *e, const OpenFile &f, int delta);
+  void sweep_if_unlinked(uint32_t slot, uint32_t generation);
+  LocalChannel &local(uint32_t slot) { return locals_[slot]; }
+
+  std::shared_ptr<MemsectionSet> set_;
+  std::shared_ptr<Doorbell> doorbell_;
+  std::shared_ptr<ChannelTable> table_;
+  EngineOptions opts_;
+  uint32_t side_;
+  uint64_t ring_size_;
+  uint32_t capacity_;
+  WakeWord wake_;
+  std::unique_ptr<LocalChannel[]> locals_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> peer_dead_{false};
+  std::atomic<uint32_t> waiting_{0};
+  EngineStats stats_;
+
+  std::mutex files_mu_;  // the handle table
+  std::unordered_map<uint64_t, std::shared_ptr<OpenFile>> files_;
+  uint64_t next_handle_ = 1;
+  std::mutex opens_mu_;  // open-count updates (read-modify-write of our counters)
+
+  std::mutex names_mu_;  // name -> (slot, generation), rebuilt when the table changes
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> names_;
+  uint64_t names_version_ = UINT64_MAX;
+};
+
+}  // namespace ivfs

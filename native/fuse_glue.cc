@@ -1,0 +1,165 @@
+#define FUSE_USE_VERSION 29
+#include "fuse_glue.h"
+
+#include <fuse.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+namespace ivfs {
+
+// One hook call: counted in flight for close(), refused once closed.
+class GlueCall {
+ public:
+  explicit GlueCall(void *ctx) : glue_(static_cast<FuseGlue *>(ctx)) {
+    glue_->inflight_.fetch_add(1);  // seq_cst, pairs with close(): see fuse_glue.h
+    open_ = !glue_->closed_.load();
+  }
+  ~GlueCall() { glue_->inflight_.fetch_sub(1); }
+  bool open() const { return open_; }
+  FuseGlue &glue() { return *glue_; }
+  FifoEngine &engine() { return *glue_->engine_; }
+
+ private:
+  FuseGlue *glue_;
+  bool open_;
+};
+
+FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine) {
+  FuseGlue *g = new FuseGlue();  // never freed: see fuse_glue.h
+  g->engine_ = std::move(engine);
+  g->hooks_.version = FUSE_NATIVE_HOOKS_VERSION;
+  g->hooks_.size = sizeof(struct fuse_native_hooks);
+  g->hooks_.ctx = g;
+  g->hooks_.open = &FuseGlue::open;
+  g->hooks_.release = &FuseGlue::release;
+  g->hooks_.read = &FuseGlue::read;
+  g->hooks_.write = &FuseGlue::write;
+  g->hooks_.poll = &FuseGlue::poll;
+  g->engine_->on_readiness = [g] { g->notify_pollers(); };
+  return g;
+}
+
+int FuseGlue::close(int wait_ms) {
+  if (closed_.exchange(true)) return 0;
+  engine_->stop();
+  int waited = 0;
+  while (inflight_.load() > 0 && waited < wait_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    waited++;
+  }
+  int left = inflight_.load();
+  notify_pollers();  // pollers see the end (POLLERR|POLLHUP) and give their handles back
+  // A call still inside after the wait (a hook stuck in the kernel) keeps
+  // the engine: leaking it is better than unmapping under it.
+  if (left == 0) {
+    engine_->on_readiness = nullptr;
+    engine_.reset();
+  }
+  return left;
+}
+
+Request FuseGlue::request(struct fuse_file_info *fi) const {
+  Request req;
+  auto interrupted = hooks_.interrupted;
+  if (interrupted) req.interrupted = [interrupted] { return interrupted() != 0; };
+  req.flags = fi ? fi->flags : -1;
+  return req;
+}
+
+int FuseGlue::open(void *ctx, const char *path, struct fuse_file_info *fi) {
+  GlueCall call(ctx);
+  if (!call.open()) return -EIO;
+  if (path[0] != '/' || path[1] == '\0') return FUSE_NATIVE_NOT_MINE;  // the root: JavaScript's
+  int64_t h = call.engine().open_name(path + 1, fi->flags);
+  if (h < 0) return int(h);
+  fi->fh = uint64_t(h);
+  // A channel is a stream: no page cache, and lseek/pread/pwrite give ESPIPE
+  // as on a FIFO (bash's `read` relies on that to not lose lines).
+  fi->direct_io = 1;
+  fi->nonseekable = 1;
+  return 0;
+}
+
+int FuseGlue::release(void *ctx, const char *path, struct fuse_file_info *fi) {
+  GlueCall call(ctx);
+  if (!call.open()) return 0;
+  call.glue().forget_poller(fi->fh);
+  call.engine().release(fi->fh);
+  return 0;
+}
+
+int FuseGlue::read(void *ctx, const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi) {
+  GlueCall call(ctx);
+  if (!call.open()) return -EIO;
+  return int(call.engine().read(fi->fh, reinterpret_cast<uint8_t *>(buf), len, call.glue().request(fi)));
+}
+
+int FuseGlue::write(void *ctx, const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi) {
+  GlueCall call(ctx);
+  if (!call.open()) return -EIO;
+  int64_t n = call.engine().write(fi->fh, reinterpret_cast<const uint8_t *>(buf), len, call.glue().request(fi));
+  if (n == -EPIPE && call.glue().hooks_.context) {
+    // A FUSE filesystem can only answer EPIPE; a pipe also raises SIGPIPE in
+    // the writer. Sent before the answer, so the writer sees the signal
+    // first, as with a pipe (decision 0006). pid 0: another pid namespace.
+    struct fuse_context *c = call.glue().hooks_.context();
+    if (c && c->pid > 0) kill(c->pid, SIGPIPE);
+  }
+  return int(n);
+}
+
+int FuseGlue::poll(void *ctx, const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp) {
+  GlueCall call(ctx);
+  FuseGlue &g = call.glue();
+  if (!call.open()) {
+    if (ph && g.hooks_.pollhandle_destroy) g.hooks_.pollhandle_destroy(ph);
+    *reventsp = POLLERR | POLLHUP;
+    return 0;
+  }
+  if (ph) {
+    // Keep the handle until readiness may have changed (libfuse's
+    // example/poll.c): one per descriptor, the newest wins.
+    std::lock_guard<std::mutex> lk(g.polls_mu_);
+    auto [it, fresh] = g.polls_.emplace(fi->fh, ph);
+    if (!fresh) {
+      if (g.hooks_.pollhandle_destroy) g.hooks_.pollhandle_destroy(it->second);
+      it->second = ph;
+    } else {
+      g.poll_count_.fetch_add(1);
+    }
+  }
+  // Armed: the peer rings us on its next progress, which notifies the handle.
+  *reventsp = call.engine().poll(fi->fh, ph != nullptr);
+  return 0;
+}
+
+void FuseGlue::forget_poller(uint64_t handle) {
+  std::lock_guard<std::mutex> lk(polls_mu_);
+  auto it = polls_.find(handle);
+  if (it == polls_.end()) return;
+  if (hooks_.pollhandle_destroy) hooks_.pollhandle_destroy(it->second);
+  polls_.erase(it);
+  poll_count_.fetch_sub(1);
+}
+
+void FuseGlue::notify_pollers() {
+  if (poll_count_.load() == 0) return;  // the common case: nobody polls
+  std::unordered_map<uint64_t, struct fuse_pollhandle *> due;
+  {
+    std::lock_guard<std::mutex> lk(polls_mu_);
+    due.swap(polls_);
+    poll_count_.store(0);
+  }
+  for (auto &[handle, ph] : due) {
+    if (engine_) engine_->disarm(handle);
+    if (hooks_.notify_poll) hooks_.notify_poll(ph);  // the kernel polls again and re-arms
+    if (hooks_.pollhandle_destroy) hooks_.pollhandle_destroy(ph);
+  }
+}
+
+}  // namespace ivfs

@@ -1,0 +1,53 @@
+// The FUSE side of the native data path: the hook table fuse-native calls on
+// libfuse's worker threads (fuse_hooks.h), answering open, read, write,
+// release and poll from the FIFO engine with no JavaScript in between.
+//
+// Lifetime: fuse-native's unmount does not join libfuse's threads, so a
+// worker may still call a hook after the mount is gone. A FuseGlue is
+// therefore never freed (it is a few hundred bytes per mount); what it
+// points to is: close() refuses new calls, stops the engine (which answers
+// every sleeping request), waits until no call is inside, and only then lets
+// the engine and its mapping go. Later calls get EIO (release: 0).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "engine/fifo_engine.h"
+#include "fuse_hooks.h"
+
+namespace ivfs {
+
+class FuseGlue {
+ public:
+  static FuseGlue *create(std::shared_ptr<FifoEngine> engine);
+  struct fuse_native_hooks *hooks() { return &hooks_; }
+  // Waits at most `wait_ms` for calls in flight; returns how many remained.
+  int close(int wait_ms);
+  // Poll handles waiting for a readiness change are notified (any thread).
+  void notify_pollers();
+
+ private:
+  FuseGlue() = default;
+  static int open(void *ctx, const char *path, struct fuse_file_info *fi);
+  static int release(void *ctx, const char *path, struct fuse_file_info *fi);
+  static int read(void *ctx, const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi);
+  static int write(void *ctx, const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi);
+  static int poll(void *ctx, const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp);
+  Request request(struct fuse_file_info *fi) const;
+  void forget_poller(uint64_t handle);
+
+  friend class GlueCall;
+  struct fuse_native_hooks hooks_ = {};
+  std::atomic<int> inflight_{0};
+  std::atomic<bool> closed_{false};
+  std::shared_ptr<FifoEngine> engine_;
+
+  std::mutex polls_mu_;
+  std::unordered_map<uint64_t, struct fuse_pollhandle *> polls_;  // handle -> kernel's poll handle
+  std::atomic<uint32_t> poll_count_{0};
+};
+
+}  // namespace ivfs

@@ -199,14 +199,13 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     }
   }
   // Answers every request waiting in the engine, and waits (bounded) until
-  // no libfuse thread is inside it. The engine object stays (the FUSE glue,
-  // or a test thread, may still hold it) but refuses all work.
+  // no libfuse thread is inside it. The engine stays until detach or close,
+  // answering every later request EIO.
   int stop_engine() {
     int left = 0;
     if (glue_) left = glue_->close(1000);
     else if (engine_) engine_->stop();
     glue_ = nullptr;
-    engine_.reset();
     if (corrupt_tsfn_) {
       corrupt_tsfn_.Release();
       corrupt_tsfn_ = Napi::ThreadSafeFunction();
@@ -256,6 +255,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // log before the program sees EIO.
   void make_engine(Napi::Env env, SideState &s, NotifyMode mode, const Napi::Value &options) {
     stop_engine();
+    engine_.reset();
     EngineOptions o;
     o.side = side_;
     Napi::Function on_corrupt;
@@ -295,6 +295,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     Napi::Env env = info.Env();
     if (!attached_ || !set_) return env.Undefined();
     stop_engine();
+    engine_.reset();
     reset_own_counts();
     store_release(&header(env)->side[side_].attached, 0u);
     attached_ = false;
@@ -695,6 +696,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   Napi::Value Close(const Napi::CallbackInfo &info) {
     shutdown();
     stop_engine();
+    engine_.reset();
     doorbell_.reset();
     table_.reset();
     set_.reset();

@@ -65,7 +65,12 @@ export function buildProgram(): Command {
     )
     .option('--foreground', 'stay attached to the terminal; unmount on Ctrl-C or SIGTERM', false)
     .option('--log <file>', 'log file of the background daemon (default: in the runtime folder)')
-    .action(async (mountpoint: string, o: { memsections?: string; side: Side; notify?: NotifyMode; foreground: boolean; log?: string }) => {
+    .option(
+      '--spin-us <microseconds>',
+      'spin this long before sleeping when a read or write must wait: lower latency for ping-pong traffic, at the cost of CPU (0 to 1000; default 0)',
+      intOption(0, 1000),
+    )
+    .action(async (mountpoint: string, o: { memsections?: string; side: Side; notify?: NotifyMode; foreground: boolean; log?: string; spinUs?: number }) => {
       const logFile = path.resolve(o.log ?? logPath(mountpoint));
       o.notify = chooseNotifier(locateMemsections(o.memsections), o.notify);
       if (!o.foreground) {
@@ -73,6 +78,7 @@ export function buildProgram(): Command {
         locateMemsections(o.memsections);
         const args = ['mount', mountpoint, '--side', o.side, '--notify', o.notify!];
         if (o.memsections) args.push('--memsections', o.memsections);
+        if (o.spinUs) args.push('--spin-us', String(o.spinUs));
         require('fs').mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
         const pid = await startBackground(args, logFile);
         console.log(`mounted ${mountpoint} (side ${o.side}, notify ${o.notify}); daemon pid ${pid}, log ${logFile}`);
@@ -81,7 +87,7 @@ export function buildProgram(): Command {
       const log = createLogger();
       try {
         await serveForeground(
-          { mountpoint, spec: locateMemsections(o.memsections), side: o.side, notify: o.notify!, log, logFile },
+          { mountpoint, spec: locateMemsections(o.memsections), side: o.side, notify: o.notify!, log, logFile, spinUs: o.spinUs },
           () => reportToParent('ready'),
         );
       } catch (err) {

@@ -168,8 +168,7 @@ export class Daemon {
         },
       });
       ms.startNotifier(opts.notify, tracer.enabled ? () => tracer.add('wakeup', 0) : undefined);
-      this.stopTrace = tracer.startWriting(opts.side);
-      let beats = 0;
+      this.stopTrace = tracer.startWriting(opts.side, () => ms.engineState());
       const watch = new PeerWatch();
       let peerState: PeerState = 'absent';
       this.timer = setInterval(() => {
@@ -180,7 +179,6 @@ export class Daemon {
           peerState = seen;
           ms.setPeerDead(seen === 'dead');
         }
-        if (tracer.enabled && ++beats % 4 === 0) tracer.setEngine(ms.engineState());
       }, HEARTBEAT_MS);
       ms.heartbeat();
       const ops = buildOperations({ ms, directory: new Directory(ms, opts.log), log: opts.log, mountedAt: new Date(), isStopped: () => this.stopped });
@@ -218,7 +216,7 @@ export class Daemon {
     if (this.timer) clearInterval(this.timer);
     // Programs blocked in read or write get EIO now instead of an aborted
     // connection later; requests that come after are answered EIO too.
-    if (tracer.enabled && this.ms) tracer.setEngine(this.ms.engineState());
+    this.stopTrace?.(); // the last snapshot, while the engine's counters are still there
     this.stopped = true;
     if (this.ms) {
       const left = this.ms.stopEngine();
@@ -241,7 +239,6 @@ export class Daemon {
     }
     this.releaseDoorbell?.(); // after close: the VFIO files must be closed first
     removeRecord(path.resolve(mountpoint));
-    this.stopTrace?.();
   }
 }
 

@@ -2,17 +2,26 @@
 // transfer goes, layer by layer. Mounts two traced peers (INTERVMFS_TRACE),
 // runs each workload between two plain processes that time their own system
 // calls, and prints the application's view next to the daemons' stages (see
-// tracer.ts for what each stage covers). Cleans up in all outcomes.
+// tracer.ts for what each stage covers): how many reads and writes reached
+// JavaScript (none should: the native engine serves them on libfuse's
+// thread), and the engine's own counters (requests, sleeps, copy time).
+// Cleans up in all outcomes.
 import { execFileSync, spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import type { EngineStats } from '../native';
 import type { StageStats } from './tracer';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'bin', 'intervmfs.js');
 
-type Snapshot = Record<string, StageStats>;
+type Stages = Record<string, StageStats>;
+interface Snapshot {
+  stages: Stages;
+  engine: EngineStats;
+}
+const NO_ENGINE: EngineStats = { reads: 0, writes: 0, readBytes: 0, writeBytes: 0, waits: 0, waitNs: 0, copyNs: 0 };
 
 function cli(args: string[], env: NodeJS.ProcessEnv = process.env): string {
   return execFileSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
@@ -20,19 +29,23 @@ function cli(args: string[], env: NodeJS.ProcessEnv = process.env): string {
 
 function readTrace(dir: string, side: string): Snapshot {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, `trace-${side}.json`), 'utf8')).stages;
+    const t = JSON.parse(fs.readFileSync(path.join(dir, `trace-${side}.json`), 'utf8'));
+    return { stages: t.stages ?? {}, engine: t.engine?.stats ?? NO_ENGINE };
   } catch {
-    return {};
+    return { stages: {}, engine: NO_ENGINE };
   }
 }
 
 function diff(after: Snapshot, before: Snapshot): Snapshot {
-  const out: Snapshot = {};
-  for (const [k, v] of Object.entries(after)) {
-    const b = before[k] ?? { count: 0, totalNs: 0, maxNs: 0, bytes: 0 };
-    if (v.count > b.count) out[k] = { count: v.count - b.count, totalNs: v.totalNs - b.totalNs, maxNs: v.maxNs, bytes: v.bytes - b.bytes };
+  const stages: Stages = {};
+  for (const [k, v] of Object.entries(after.stages)) {
+    const b = before.stages[k] ?? { count: 0, totalNs: 0, maxNs: 0, bytes: 0 };
+    if (v.count > b.count) stages[k] = { count: v.count - b.count, totalNs: v.totalNs - b.totalNs, maxNs: v.maxNs, bytes: v.bytes - b.bytes };
   }
-  return out;
+  const engine = Object.fromEntries(
+    Object.keys(NO_ENGINE).map((k) => [k, after.engine[k as keyof EngineStats] - before.engine[k as keyof EngineStats]]),
+  ) as unknown as EngineStats;
+  return { stages, engine };
 }
 
 /** Runs a Node snippet as its own process (a peer program); resolves with its last JSON line. */
@@ -49,8 +62,16 @@ function peer(body: string, args: string[]): Promise<Record<string, number>> {
 
 const us = (ns: number) => (ns / 1000).toFixed(1);
 
-function printStages(title: string, s: Snapshot, perOf: number): void {
+function printStages(title: string, snap: Snapshot, perOf: number): void {
+  const s = snap.stages;
+  const e = snap.engine;
   console.log(`  ${title}`);
+  const js = (s['dispatch.read']?.count ?? 0) + (s['dispatch.write']?.count ?? 0);
+  console.log(`    reads and writes that reached JavaScript: ${js}`);
+  console.log(
+    `    engine: ${e.reads} reads (${(e.readBytes / 1048576).toFixed(1)} MiB), ${e.writes} writes (${(e.writeBytes / 1048576).toFixed(1)} MiB); ` +
+      `${e.waits} sleeps, mean ${us(e.waits ? e.waitNs / e.waits : 0)} µs; ring copies ${us(e.copyNs / perOf)} µs per message`,
+  );
   for (const [k, v] of Object.entries(s).sort()) {
     const mean = v.count ? v.totalNs / v.count : 0;
     const perMessage = v.totalNs / perOf;

@@ -23,7 +23,6 @@ export class Tracer {
   readonly enabled: boolean;
   private readonly stages = new Map<string, StageStats>();
   private file?: string;
-  private engine: unknown = null;
 
   constructor(private readonly folder = process.env.INTERVMFS_TRACE) {
     this.enabled = !!folder;
@@ -43,27 +42,23 @@ export class Tracer {
     if (ns > s.maxNs) s.maxNs = ns;
   }
 
-  /**
-   * The native engine's own counters (reads, writes, waits, copy time),
-   * written next to the stages: read and write never reach JavaScript, so
-   * their stages are counted there.
-   */
-  setEngine(state: unknown): void {
-    this.engine = state;
-  }
-
   snapshot(): Record<string, StageStats> {
     return Object.fromEntries([...this.stages].map(([k, v]) => [k, { ...v }]));
   }
 
-  /** Starts writing the snapshot for this side's daemon; returns a stop function. */
-  startWriting(side: string): () => void {
+  /**
+   * Starts writing the snapshot for this side's daemon; returns a stop
+   * function. `engine` reads the native engine's own counters (reads,
+   * writes, sleeps, copy time), written next to the stages: read and write
+   * never reach JavaScript, so they are counted there.
+   */
+  startWriting(side: string, engine: () => unknown = () => null): () => void {
     if (!this.folder) return () => undefined;
     fs.mkdirSync(this.folder, { recursive: true });
     this.file = path.join(this.folder, `trace-${side}.json`);
     const write = () => {
       const tmp = `${this.file}.tmp`;
-      fs.writeFileSync(tmp, JSON.stringify({ pid: process.pid, atNs: this.now(), stages: this.snapshot(), engine: this.engine }));
+      fs.writeFileSync(tmp, JSON.stringify({ pid: process.pid, atNs: this.now(), stages: this.snapshot(), engine: engine() }));
       fs.renameSync(tmp, this.file!); // readers never see half a file
     };
     const timer = setInterval(write, 1000);

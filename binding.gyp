@@ -8,6 +8,7 @@
         "native/engine/wake_word.cc",
         "native/fuse_glue.cc",
         "native/memsection_set.cc",
+        "native/name_index.cc",
         "native/channel_table.cc",
         "native/notifier.cc",
         "native/doorbell.cc",

@@ -24,6 +24,7 @@
 #include "engine/fifo_engine.h"
 #include "fuse_glue.h"
 #include "memsection_set.h"
+#include "name_index.h"
 #include "notifier.h"
 #include "ring.h"
 
@@ -98,6 +99,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("sides", &Memsections::Sides),
                            InstanceMethod("tableVersion", &Memsections::TableVersion),
                            InstanceMethod("channels", &Memsections::Channels),
+                           InstanceMethod("lookupChannel", &Memsections::LookupChannel),
                            InstanceMethod("createChannel", &Memsections::CreateChannel),
                            InstanceMethod("unlinkChannel", &Memsections::UnlinkChannel),
                            InstanceMethod("sweep", &Memsections::Sweep),
@@ -117,6 +119,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("setPeerDead", &Memsections::SetPeerDead),
                            InstanceMethod("fuseHooks", &Memsections::FuseHooks),
                            InstanceMethod("stopEngine", &Memsections::StopEngine),
+                           InstanceMethod("answerNextGetattrAsFifo", &Memsections::AnswerNextGetattrAsFifo),
                            InstanceMethod("openDoorbell", &Memsections::OpenDoorbell),
                            InstanceMethod("testDoorbell", &Memsections::TestDoorbell),
                            InstanceMethod("startNotifier", &Memsections::StartNotifier),
@@ -132,6 +135,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       throw set_error(info.Env(), e);
     }
     table_ = std::make_shared<ChannelTable>(*set_, 0);
+    names_ = std::make_shared<NameIndex>(*set_, table_);
   }
 
   ~Memsections() override {
@@ -232,6 +236,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     epoch_ = load_acquire(&s.epoch) + 1;
     table_ = std::make_shared<ChannelTable>(*set_, side_);
     table_->set_epoch(epoch_);
+    names_ = std::make_shared<NameIndex>(*set_, table_);
     reset_own_counts();  // descriptors of an earlier mount of this side are gone
     // doorbell_id before notify_mode: a peer that sees the mode finds the id.
     store_release(&s.doorbell_id, doorbell_ ? doorbell_->own_id() : 0u);
@@ -265,7 +270,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       o.trace = opt.Get("trace").ToBoolean().Value();
       if (opt.Get("onCorrupt").IsFunction()) on_corrupt = opt.Get("onCorrupt").As<Napi::Function>();
     }
-    engine_ = std::make_shared<FifoEngine>(set_, table_, doorbell_, o, mode == kNotifyFutex ? &s.bell : nullptr);
+    engine_ = std::make_shared<FifoEngine>(set_, table_, names_, doorbell_, o, mode == kNotifyFutex ? &s.bell : nullptr);
     if (!on_corrupt.IsEmpty()) {
       corrupt_tsfn_ = Napi::ThreadSafeFunction::New(env, on_corrupt, "intervmfs-corrupt", 0, 1);
       corrupt_tsfn_.Unref(env);
@@ -375,6 +380,25 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       out.Set(i, o);
     }
     return out;
+  }
+
+  // lookupChannel(name) -> { slot, generation, name, mode, uid, gid, ctimeMs }
+  // of the live channel of that name, or undefined. One hash probe between
+  // table changes (name_index.h): getattr does not scan the table.
+  Napi::Value LookupChannel(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    set(env);
+    std::optional<ChannelInfo> c = names_->find(info[0].As<Napi::String>().Utf8Value());
+    if (!c) return env.Undefined();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("slot", c->slot);
+    o.Set("generation", c->generation);
+    o.Set("name", c->name);
+    o.Set("mode", c->mode);
+    o.Set("uid", c->uid);
+    o.Set("gid", c->gid);
+    o.Set("ctimeMs", double(c->ctime_ms));
+    return o;
   }
 
   Napi::Value CreateChannel(const Napi::CallbackInfo &info) {
@@ -628,6 +652,12 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return Napi::External<struct fuse_native_hooks>::New(env, glue_->hooks());
   }
 
+  // answerNextGetattrAsFifo(name): see FuseGlue::answer_next_getattr_as_fifo.
+  Napi::Value AnswerNextGetattrAsFifo(const Napi::CallbackInfo &info) {
+    if (glue_) glue_->answer_next_getattr_as_fifo(info[0].As<Napi::String>().Utf8Value());
+    return info.Env().Undefined();
+  }
+
   // stopEngine() -> requests still inside the engine after a 1 s wait (0 normally)
   Napi::Value StopEngine(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), stop_engine()); }
 
@@ -698,6 +728,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     stop_engine();
     engine_.reset();
     doorbell_.reset();
+    names_.reset();
     table_.reset();
     set_.reset();
     return info.Env().Undefined();
@@ -707,6 +738,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // mapping alive when JavaScript closes or re-attaches meanwhile.
   std::shared_ptr<MemsectionSet> set_;
   std::shared_ptr<ChannelTable> table_;
+  std::shared_ptr<NameIndex> names_;
   // Declared before notifier_: the notifier thread uses it, so it must be
   // destroyed after the notifier (members are destroyed in reverse order).
   std::shared_ptr<Doorbell> doorbell_;

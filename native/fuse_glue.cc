@@ -3,6 +3,7 @@
 
 #include <fuse.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine) {
   g->hooks_.read = &FuseGlue::read;
   g->hooks_.write = &FuseGlue::write;
   g->hooks_.poll = &FuseGlue::poll;
+  g->hooks_.getattr = &FuseGlue::getattr;
   g->engine_->on_readiness = [g] { g->notify_pollers(); };
   return g;
 }
@@ -69,6 +71,37 @@ Request FuseGlue::request(struct fuse_file_info *fi) const {
   if (interrupted) req.interrupted = [interrupted] { return interrupted() != 0; };
   req.flags = fi ? fi->flags : -1;
   return req;
+}
+
+void FuseGlue::answer_next_getattr_as_fifo(const std::string &name) {
+  std::lock_guard<std::mutex> lk(fifo_once_mu_);
+  fifo_once_.insert(name);
+}
+
+int FuseGlue::getattr(void *ctx, const char *path, struct stat *st) {
+  GlueCall call(ctx);
+  if (!call.open()) return -EIO;
+  if (path[0] != '/' || path[1] == '\0') return FUSE_NATIVE_NOT_MINE;  // the root: JavaScript's
+  if (std::strchr(path + 1, '/')) return -ENOENT;
+  std::optional<ChannelInfo> c = call.engine().lookup(path + 1);
+  if (!c) return -ENOENT;
+  FuseGlue &g = call.glue();
+  bool fifo = false;
+  {
+    std::lock_guard<std::mutex> lk(g.fifo_once_mu_);
+    fifo = g.fifo_once_.erase(c->name) > 0;
+  }
+  std::memset(st, 0, sizeof(*st));
+  // A regular file, not S_IFIFO: the kernel would serve a FIFO inode with its
+  // own pipe code and never ask us (decision 0002).
+  st->st_mode = (fifo ? S_IFIFO : S_IFREG) | (c->mode & 07777);
+  st->st_nlink = 1;
+  st->st_uid = c->uid;
+  st->st_gid = c->gid;
+  st->st_blksize = 4096;
+  st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = time_t(c->ctime_ms / 1000);
+  st->st_atim.tv_nsec = st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = long(c->ctime_ms % 1000) * 1000000;
+  return 0;
 }
 
 int FuseGlue::open(void *ctx, const char *path, struct fuse_file_info *fi) {

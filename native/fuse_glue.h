@@ -13,7 +13,9 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine/fifo_engine.h"
 #include "fuse_hooks.h"
@@ -28,6 +30,10 @@ class FuseGlue {
   int close(int wait_ms);
   // Poll handles waiting for a readiness change are notified (any thread).
   void notify_pollers();
+  // The kernel fails a mknod unless the getattr that follows it shows the
+  // type asked for (a FIFO); every later getattr shows a regular file
+  // (decision 0002). Called by the mknod handler before it answers.
+  void answer_next_getattr_as_fifo(const std::string &name);
 
  private:
   FuseGlue() = default;
@@ -35,6 +41,7 @@ class FuseGlue {
   static int release(void *ctx, const char *path, struct fuse_file_info *fi);
   static int read(void *ctx, const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   static int write(void *ctx, const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi);
+  static int getattr(void *ctx, const char *path, struct stat *st);
   static int poll(void *ctx, const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp);
   Request request(struct fuse_file_info *fi) const;
   void forget_poller(uint64_t handle);
@@ -48,6 +55,9 @@ class FuseGlue {
   std::mutex polls_mu_;
   std::unordered_map<uint64_t, struct fuse_pollhandle *> polls_;  // handle -> kernel's poll handle
   std::atomic<uint32_t> poll_count_{0};
+
+  std::mutex fifo_once_mu_;
+  std::unordered_set<std::string> fifo_once_;
 };
 
 }  // namespace ivfs

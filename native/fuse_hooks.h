@@ -18,12 +18,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define FUSE_NATIVE_HOOKS_VERSION 1
+#define FUSE_NATIVE_HOOKS_VERSION 2
 #define FUSE_NATIVE_NOT_MINE (-0x7ffe)
 
 struct fuse_file_info;
 struct fuse_pollhandle;
 struct fuse_context;
+struct stat;
 
 struct fuse_native_hooks {
   uint32_t version; /* FUSE_NATIVE_HOOKS_VERSION */
@@ -35,6 +36,7 @@ struct fuse_native_hooks {
   int (*read)(void *ctx, const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   int (*write)(void *ctx, const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   int (*poll)(void *ctx, const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp);
+  int (*getattr)(void *ctx, const char *path, struct stat *st);
   /* set by fuse-native: libfuse's own functions, which the addon does not link */
   int (*interrupted)(void);
   struct fuse_context *(*context)(void);

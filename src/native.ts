@@ -51,6 +51,9 @@ export interface ChannelInfo {
   rings: [RingInfo, RingInfo];
 }
 
+/** What lookupChannel() tells of a live channel. */
+export type ChannelSummary = Pick<ChannelInfo, 'slot' | 'generation' | 'name' | 'mode' | 'uid' | 'gid' | 'ctimeMs'>;
+
 export interface TableResult {
   /** 0, or a positive errno (EEXIST, ENOSPC, ENOENT, ENAMETOOLONG, EINVAL, EBUSY) */
   errno: number;
@@ -113,6 +116,8 @@ export interface Memsections {
   sides(): [SideInfo, SideInfo];
   tableVersion(): number;
   channels(): ChannelInfo[];
+  /** The live channel of that name, without scanning the table (an index rebuilt once per table change). */
+  lookupChannel(name: string): ChannelSummary | undefined;
   createChannel(name: string, mode: number, uid: number, gid: number, nowMs: number): Promise<TableResult>;
   unlinkChannel(name: string): Promise<TableResult>;
   sweep(): Promise<TableResult>;
@@ -142,6 +147,8 @@ export interface Memsections {
   /** The peer died without detaching: our readers end (EOF once drained), our writers get EPIPE. */
   setPeerDead(dead: boolean): void;
   fuseHooks(): FuseHooks;
+  /** The getattr that answers a mknod of `name` shows a FIFO (the kernel checks the type); later ones a regular file. */
+  answerNextGetattrAsFifo(name: string): void;
   /** Answers every waiting request EIO and refuses new ones; returns requests still inside after 1 s. */
   stopEngine(): number;
   /**

@@ -25,11 +25,12 @@ uint64_t now_ns() {
 
 }  // namespace
 
-FifoEngine::FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<Doorbell> doorbell,
-                       EngineOptions opts, uint32_t *bell)
+FifoEngine::FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<NameIndex> names,
+                       std::shared_ptr<Doorbell> doorbell, EngineOptions opts, uint32_t *bell)
     : set_(std::move(set)),
       doorbell_(std::move(doorbell)),
       table_(std::move(table)),
+      names_(std::move(names)),
       opts_(opts),
       side_(opts.side),
       ring_size_(set_->geometry().ring_size),
@@ -140,23 +141,9 @@ int64_t FifoEngine::open(uint32_t slot, uint32_t generation, int flags) {
 
 int64_t FifoEngine::open_name(const std::string &name, int flags) {
   if (stopped()) return -EIO;
-  std::pair<uint32_t, uint32_t> found;
-  {
-    // A namespace change bumps table_version (under the table lock), so the
-    // index is rebuilt once per change instead of scanning the table per open.
-    std::lock_guard<std::mutex> g(names_mu_);
-    uint64_t version = load_acquire(&set_->header()->table_version);
-    if (version != names_version_) {
-      names_.clear();
-      for (const ChannelInfo &c : table_->list())
-        if (c.state == kLive && !c.corrupt) names_[c.name] = {c.slot, c.generation};
-      names_version_ = version;
-    }
-    auto it = names_.find(name);
-    if (it == names_.end()) return -ENOENT;
-    found = it->second;
-  }
-  return open(found.first, found.second, flags);
+  std::optional<ChannelInfo> c = names_->find(name);
+  if (!c) return -ENOENT;
+  return open(c->slot, c->generation, flags);
 }
 
 int FifoEngine::release(uint64_t handle) {

@@ -41,6 +41,7 @@
 #include "../doorbell.h"
 #include "../layout.h"
 #include "../memsection_set.h"
+#include "../name_index.h"
 #include "../ring.h"
 #include "wake_word.h"
 
@@ -80,8 +81,8 @@ class FifoEngine {
   // notifier thread then calls peer_rang()).
   // `table`: the side's channel table (one per process: it holds the
   // cross-peer lock in this side's name).
-  FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<Doorbell> doorbell, EngineOptions opts,
-             uint32_t *bell);
+  FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<NameIndex> names,
+             std::shared_ptr<Doorbell> doorbell, EngineOptions opts, uint32_t *bell);
   ~FifoEngine();
   FifoEngine(const FifoEngine &) = delete;
   FifoEngine &operator=(const FifoEngine &) = delete;
@@ -91,6 +92,8 @@ class FifoEngine {
   // The same by channel name (a path without the leading '/'): -ENOENT when
   // no live channel has that name.
   int64_t open_name(const std::string &name, int flags);
+  // The live channel of that name (getattr), from the name index.
+  std::optional<ChannelInfo> lookup(const std::string &name) { return names_->find(name); }
   // Closes a descriptor (no request of it is in flight). 0 or -EBADF.
   int release(uint64_t handle);
 
@@ -172,6 +175,7 @@ class FifoEngine {
   std::shared_ptr<MemsectionSet> set_;
   std::shared_ptr<Doorbell> doorbell_;
   std::shared_ptr<ChannelTable> table_;
+  std::shared_ptr<NameIndex> names_;
   EngineOptions opts_;
   uint32_t side_;
   uint64_t ring_size_;
@@ -188,9 +192,6 @@ class FifoEngine {
   uint64_t next_handle_ = 1;
   std::mutex opens_mu_;  // open-count updates (read-modify-write of our counters)
 
-  std::mutex names_mu_;  // name -> (slot, generation), rebuilt when the table changes
-  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> names_;
-  uint64_t names_version_ = UINT64_MAX;
 };
 
 }  // namespace ivfs

@@ -1,7 +1,7 @@
 // getattr, readdir and statfs: what `ls` and `df` show.
 import { constants } from 'fs';
 import type { Stat } from 'fuse-native';
-import { ChannelInfo, Geometry } from '../native';
+import { ChannelSummary, Geometry } from '../native';
 import { addon } from '../native';
 
 const S_IFDIR = constants.S_IFDIR;
@@ -25,16 +25,14 @@ export function rootStat(mountedAt: Date): Stat {
   };
 }
 
-const S_IFIFO = constants.S_IFIFO;
-
 /**
- * `asFifo` is for the one getattr that answers a mknod: the kernel fails the
- * mknod with EIO unless the new entry has the type that was asked for. The
- * next lookup sees a regular file, and the kernel replaces the inode.
+ * A channel as JavaScript would show it; the daemon answers a channel's
+ * getattr natively (native/fuse_glue.cc, with the same fields), including
+ * the one getattr after a mknod that must show a FIFO.
  */
-export function channelStat(c: ChannelInfo, asFifo = false): Stat {
+export function channelStat(c: ChannelSummary): Stat {
   const t = new Date(c.ctimeMs);
-  return { mode: (asFifo ? S_IFIFO : S_IFREG) | (c.mode & 0o7777), uid: c.uid, gid: c.gid, size: 0, nlink: 1, mtime: t, atime: t, ctime: t };
+  return { mode: S_IFREG | (c.mode & 0o7777), uid: c.uid, gid: c.gid, size: 0, nlink: 1, mtime: t, atime: t, ctime: t };
 }
 
 export function statfs(geometry: Geometry, channelsInUse: number) {

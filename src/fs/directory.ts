@@ -1,7 +1,8 @@
-// The mount's single directory: a cached view of the shared channel table.
-// The cache is keyed by the table version the addon bumps at every change,
-// so both mounts see a mknod or unlink of the other at the next lookup.
-import { ChannelInfo, Memsections } from '../native';
+// The mount's single directory: a view of the shared channel table. A
+// lookup asks the addon's name index (one probe); the listing is a cached
+// copy of the whole table, keyed by the table version the addon bumps at
+// every change, so both mounts see a mknod or unlink of the other at once.
+import { ChannelInfo, ChannelSummary, Memsections } from '../native';
 import { Logger } from '../log';
 
 export class Directory {
@@ -31,9 +32,8 @@ export class Directory {
     this.version = version;
   }
 
-  lookup(name: string): ChannelInfo | undefined {
-    this.refresh();
-    return this.byName.get(name);
+  lookup(name: string): ChannelSummary | undefined {
+    return this.ms.lookupChannel(name);
   }
 
   list(): ChannelInfo[] {

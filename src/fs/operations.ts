@@ -27,9 +27,6 @@ const refuse = (errno: number) => (...args: unknown[]) => (args[args.length - 1]
 
 export function buildOperations(ctx: MountContext): Operations {
   const { ms, directory, log } = ctx;
-  // Names created by mknod whose answering getattr is still to come
-  // (see channelStat).
-  const justCreated = new Set<string>();
 
   const lookup = (path: string) => {
     const name = channelName(path);
@@ -37,10 +34,12 @@ export function buildOperations(ctx: MountContext): Operations {
   };
 
   return answerAfterStop(ctx.isStopped, {
+    // Only the root's: a channel's getattr is answered natively
+    // (native/fuse_glue.cc), from the same name index.
     getattr(path, cb) {
       if (path === '/') return cb(0, rootStat(ctx.mountedAt));
       const c = lookup(path);
-      return c ? cb(0, channelStat(c, justCreated.delete(c.name))) : cb(Errno.ENOENT);
+      return c ? cb(0, channelStat(c)) : cb(Errno.ENOENT);
     },
 
     readdir(path, cb) {
@@ -67,7 +66,7 @@ export function buildOperations(ctx: MountContext): Operations {
             return cb(-r.errno);
           }
           log.info({ channel: name, slot: r.slot }, 'channel created');
-          justCreated.add(name);
+          ms.answerNextGetattrAsFifo(name);
           cb(0);
         },
         (err) => {

@@ -103,6 +103,8 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("createChannel", &Memsections::CreateChannel),
                            InstanceMethod("unlinkChannel", &Memsections::UnlinkChannel),
                            InstanceMethod("sweep", &Memsections::Sweep),
+                           InstanceMethod("setChannelAttributes", &Memsections::SetChannelAttributes),
+                           InstanceMethod("tableChangedMs", &Memsections::TableChangedMs),
                            InstanceMethod("consume", &Memsections::Consume),
                            InstanceMethod("produce", &Memsections::Produce),
                            InstanceMethod("endpointState", &Memsections::EndpointState),
@@ -359,6 +361,8 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       o.Set("uid", c.uid);
       o.Set("gid", c.gid);
       o.Set("ctimeMs", double(c.ctime_ms));
+      o.Set("atimeMs", double(c.atime_ms));
+      o.Set("mtimeMs", double(c.mtime_ms));
       o.Set("corrupt", c.corrupt);
       if (c.corrupt) o.Set("why", c.why);
       Napi::Array open = Napi::Array::New(env, kSideCount);
@@ -398,6 +402,8 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     o.Set("uid", c->uid);
     o.Set("gid", c->gid);
     o.Set("ctimeMs", double(c->ctime_ms));
+    o.Set("atimeMs", double(c->atime_ms));
+    o.Set("mtimeMs", double(c->mtime_ms));
     return o;
   }
 
@@ -414,11 +420,32 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return w->promise();
   }
 
+  // unlinkChannel(name, nowMs)
   Napi::Value UnlinkChannel(const Napi::CallbackInfo &info) {
     std::string name = info[0].As<Napi::String>().Utf8Value();
-    auto *w = new TableWorker(info.Env(), [t = table_for_worker(info.Env()), name] { return t.table->unlink(name); });
+    uint64_t now = info[1].IsNumber() ? uint64_t(info[1].As<Napi::Number>().DoubleValue()) : 0;
+    auto *w = new TableWorker(info.Env(), [t = table_for_worker(info.Env()), name, now] { return t.table->unlink(name, now); });
     w->Queue();
     return w->promise();
+  }
+
+  // setChannelAttributes(name, { mode?, uid?, gid? }, nowMs): chmod and chown.
+  Napi::Value SetChannelAttributes(const Napi::CallbackInfo &info) {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object o = info[1].As<Napi::Object>();
+    AttributeChange change;
+    if (o.Get("mode").IsNumber()) change.mode = o.Get("mode").As<Napi::Number>().Uint32Value();
+    if (o.Get("uid").IsNumber()) change.uid = o.Get("uid").As<Napi::Number>().Uint32Value();
+    if (o.Get("gid").IsNumber()) change.gid = o.Get("gid").As<Napi::Number>().Uint32Value();
+    uint64_t now = uint64_t(info[2].As<Napi::Number>().DoubleValue());
+    auto *w = new TableWorker(info.Env(), [t = table_for_worker(info.Env()), name, change, now] { return t.table->set_attributes(name, change, now); });
+    w->Queue();
+    return w->promise();
+  }
+
+  // tableChangedMs() -> when a channel was last made or removed (the directory's mtime)
+  Napi::Value TableChangedMs(const Napi::CallbackInfo &info) {
+    return Napi::Number::New(info.Env(), double(load_acquire(&header(info.Env())->table_changed_ms)));
   }
 
   Napi::Value Sweep(const Napi::CallbackInfo &info) {
@@ -648,7 +675,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // fuseHooks() -> an external for fuse-native's `nativeHooks` mount option.
   Napi::Value FuseHooks(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    if (!glue_) glue_ = FuseGlue::create(engine_ ? engine_ : throw Napi::Error::New(env, "no FIFO engine: attach() first"));
+    if (!glue_) glue_ = FuseGlue::create(engine_ ? engine_ : throw Napi::Error::New(env, "no FIFO engine: attach() first"), table_);
     return Napi::External<struct fuse_native_hooks>::New(env, glue_->hooks());
   }
 

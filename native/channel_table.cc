@@ -131,9 +131,10 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
   e->mode = mode & 07777;
   e->uid = uid;
   e->gid = gid;
-  e->ctime_ms = now_ms;
+  e->ctime_ms = e->atime_ms = e->mtime_ms = now_ms;
   std::memcpy(e->name, name.data(), name.size());
   store_release(&e->state, uint32_t(kLive));
+  store_relaxed(&set_.header()->table_changed_ms, now_ms);
   add_release(&set_.header()->table_version, uint64_t(1));
   release();
   r.slot = uint32_t(free_slot);
@@ -141,7 +142,7 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
   return r;
 }
 
-TableResult ChannelTable::unlink(const std::string &name) {
+TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
   std::lock_guard<std::mutex> g(local_);
@@ -158,8 +159,35 @@ TableResult ChannelTable::unlink(const std::string &name) {
   }
   if (r.err == 0) {
     sweep_locked();
+    store_relaxed(&set_.header()->table_changed_ms, now_ms);
     add_release(&set_.header()->table_version, uint64_t(1));
   }
+  release();
+  return r;
+}
+
+TableResult ChannelTable::set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms) {
+  TableResult r;
+  if ((r.err = check_name(name)) != 0) return r;
+  std::lock_guard<std::mutex> g(local_);
+  if (!acquire()) return TableResult{-EBUSY};
+  const Geometry &geo = set_.geometry();
+  r.err = -ENOENT;
+  for (uint32_t i = 0; i < geo.capacity; i++) {
+    ChannelEntry *e = set_.entry(i);
+    if (load_acquire(&e->state) != kLive || strncmp(e->name, name.c_str(), sizeof(e->name)) != 0) continue;
+    if (change.mode) e->mode = *change.mode & 07777;
+    if (change.uid) e->uid = *change.uid;
+    if (change.gid) e->gid = *change.gid;
+    if (change.atime_ms) e->atime_ms = *change.atime_ms;
+    if (change.mtime_ms) e->mtime_ms = *change.mtime_ms;
+    e->ctime_ms = now_ms;
+    r = TableResult{0, i, e->generation};
+    break;
+  }
+  // Readers cache entries by table version (name_index.h): a new version
+  // makes them read the new attributes.
+  if (r.err == 0) add_release(&set_.header()->table_version, uint64_t(1));
   release();
   return r;
 }
@@ -191,6 +219,8 @@ ChannelInfo ChannelTable::read_entry(uint32_t slot) const {
   c.uid = e->uid;
   c.gid = e->gid;
   c.ctime_ms = e->ctime_ms;
+  c.atime_ms = e->atime_ms;
+  c.mtime_ms = e->mtime_ms;
   c.corrupt = false;
   if (c.state > kUnlinked) {
     c.corrupt = true;

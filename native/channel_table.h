@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ struct ChannelInfo {
   uint32_t generation;
   uint32_t state;
   uint32_t mode, uid, gid;
-  uint64_t ctime_ms;
+  uint64_t ctime_ms, atime_ms, mtime_ms;
   std::string name;
   bool corrupt;  // the entry could not be read safely; `why` says what
   std::string why;
@@ -33,6 +34,12 @@ struct TableResult {
   int err = 0;
   uint32_t slot = 0;
   uint32_t generation = 0;
+};
+
+// What chmod, chown and utimensat change; an empty field stays as it is.
+struct AttributeChange {
+  std::optional<uint32_t> mode, uid, gid;
+  std::optional<uint64_t> atime_ms, mtime_ms;
 };
 
 inline uint64_t lock_owner(uint32_t side, uint32_t epoch) { return (uint64_t(epoch) << 8) | (side + 1); }
@@ -47,7 +54,10 @@ class ChannelTable {
   static int check_name(const std::string &name);
 
   TableResult create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms);
-  TableResult unlink(const std::string &name);
+  TableResult unlink(const std::string &name, uint64_t now_ms);
+  // Changes a live channel's owner, permission bits or times, seen by both
+  // sides at their next getattr; the change time becomes now_ms.
+  TableResult set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms);
   // Frees unlinked entries that no side holds open any more.
   int sweep();
 

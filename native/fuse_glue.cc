@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -30,9 +32,10 @@ class GlueCall {
   bool open_;
 };
 
-FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine) {
+FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<ChannelTable> table) {
   FuseGlue *g = new FuseGlue();  // never freed: see fuse_glue.h
   g->engine_ = std::move(engine);
+  g->table_ = std::move(table);
   g->hooks_.version = FUSE_NATIVE_HOOKS_VERSION;
   g->hooks_.size = sizeof(struct fuse_native_hooks);
   g->hooks_.ctx = g;
@@ -42,6 +45,7 @@ FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine) {
   g->hooks_.write = &FuseGlue::write;
   g->hooks_.poll = &FuseGlue::poll;
   g->hooks_.getattr = &FuseGlue::getattr;
+  g->hooks_.utimens = &FuseGlue::utimens;
   g->engine_->on_readiness = [g] { g->notify_pollers(); };
   return g;
 }
@@ -61,6 +65,7 @@ int FuseGlue::close(int wait_ms) {
   if (left == 0) {
     engine_->on_readiness = nullptr;
     engine_.reset();
+    table_.reset();
   }
   return left;
 }
@@ -99,9 +104,33 @@ int FuseGlue::getattr(void *ctx, const char *path, struct stat *st) {
   st->st_uid = c->uid;
   st->st_gid = c->gid;
   st->st_blksize = 4096;
-  st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = time_t(c->ctime_ms / 1000);
-  st->st_atim.tv_nsec = st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = long(c->ctime_ms % 1000) * 1000000;
+  auto at = [](struct timespec &ts, uint64_t ms) {
+    ts.tv_sec = time_t(ms / 1000);
+    ts.tv_nsec = long(ms % 1000) * 1000000;
+  };
+  at(st->st_atim, c->atime_ms);
+  at(st->st_mtim, c->mtime_ms);
+  at(st->st_ctim, c->ctime_ms);
   return 0;
+}
+
+// touch and utimensat: the times are recorded in the channel's entry, so
+// the other side sees them too. Served here because fuse-native's own
+// utimens hands JavaScript the access time twice and no modification time.
+int FuseGlue::utimens(void *ctx, const char *path, const struct timespec tv[2]) {
+  GlueCall call(ctx);
+  if (!call.open()) return -EIO;
+  if (path[0] != '/' || path[1] == '\0') return 0;  // the root's times follow the table
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  auto ms = [](const struct timespec &ts) { return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000; };
+  AttributeChange change;
+  for (int i = 0; i < 2; i++) {
+    if (tv[i].tv_nsec == UTIME_OMIT) continue;
+    uint64_t v = tv[i].tv_nsec == UTIME_NOW ? ms(now) : (tv[i].tv_sec < 0 ? 0 : ms(tv[i]));
+    (i == 0 ? change.atime_ms : change.mtime_ms) = v;
+  }
+  return call.glue().table_->set_attributes(path + 1, change, ms(now)).err;
 }
 
 int FuseGlue::open(void *ctx, const char *path, struct fuse_file_info *fi) {

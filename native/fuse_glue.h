@@ -24,7 +24,8 @@ namespace ivfs {
 
 class FuseGlue {
  public:
-  static FuseGlue *create(std::shared_ptr<FifoEngine> engine);
+  // `table`: for the attribute changes served here (utimens).
+  static FuseGlue *create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<ChannelTable> table);
   struct fuse_native_hooks *hooks() { return &hooks_; }
   // Waits at most `wait_ms` for calls in flight; returns how many remained.
   int close(int wait_ms);
@@ -42,6 +43,7 @@ class FuseGlue {
   static int read(void *ctx, const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   static int write(void *ctx, const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   static int getattr(void *ctx, const char *path, struct stat *st);
+  static int utimens(void *ctx, const char *path, const struct timespec tv[2]);
   static int poll(void *ctx, const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp);
   Request request(struct fuse_file_info *fi) const;
   void forget_poller(uint64_t handle);
@@ -51,6 +53,7 @@ class FuseGlue {
   std::atomic<int> inflight_{0};
   std::atomic<bool> closed_{false};
   std::shared_ptr<FifoEngine> engine_;
+  std::shared_ptr<ChannelTable> table_;
 
   std::mutex polls_mu_;
   std::unordered_map<uint64_t, struct fuse_pollhandle *> polls_;  // handle -> kernel's poll handle

@@ -25,6 +25,7 @@ struct fuse_file_info;
 struct fuse_pollhandle;
 struct fuse_context;
 struct stat;
+struct timespec;
 
 struct fuse_native_hooks {
   uint32_t version; /* FUSE_NATIVE_HOOKS_VERSION */
@@ -37,6 +38,7 @@ struct fuse_native_hooks {
   int (*write)(void *ctx, const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   int (*poll)(void *ctx, const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp);
   int (*getattr)(void *ctx, const char *path, struct stat *st);
+  int (*utimens)(void *ctx, const char *path, const struct timespec tv[2]);
   /* set by fuse-native: libfuse's own functions, which the addon does not link */
   int (*interrupted)(void);
   struct fuse_context *(*context)(void);

@@ -25,7 +25,9 @@
 namespace ivfs {
 
 constexpr uint64_t kMagic = 0x31534654564e4949ull;  // "IINVTFS1" read as bytes
-constexpr uint32_t kLayoutVersion = 1;
+// 2: channel atime_ms/mtime_ms and the header's table_changed_ms (former
+//    padding), so touch, chmod and the directory's times are shared.
+constexpr uint32_t kLayoutVersion = 2;
 
 constexpr uint32_t kSideCount = 2;       // side a = 0, side b = 1
 constexpr uint32_t kNameMax = 63;        // bytes of a channel name, without NUL
@@ -107,10 +109,12 @@ struct alignas(64) ChannelEntry {
   uint32_t uid;             // owner from mknod (table lock)
   uint32_t gid;             // group from mknod (table lock)
   uint32_t pad0;
-  uint64_t ctime_ms;        // creation time (table lock)
+  uint64_t ctime_ms;        // creation or last attribute change (table lock)
   char name[kNameMax + 1];  // NUL-terminated (table lock)
   uint32_t side_open[kSideCount];  // open descriptors, each written by its side
-  uint8_t pad1[24];
+  uint64_t atime_ms;        // set by touch/utimensat, else creation (table lock)
+  uint64_t mtime_ms;        // set by touch/utimensat, else creation (table lock)
+  uint8_t pad1[8];
   // ring[0] carries side a -> side b in data memsection 0;
   // ring[1] carries side b -> side a in data memsection 1.
   RingState ring[kSideCount];
@@ -134,7 +138,8 @@ struct alignas(64) ControlHeader {
   // --- the cross-peer table lock (see channel_table.h) ---
   alignas(64) uint64_t table_lock;  // 0 free, else lock_owner(side, epoch)
   uint64_t table_version;     // bumped under the lock at every table change
-  uint8_t pad1[48];
+  uint64_t table_changed_ms;  // wall clock of the last create or unlink: the directory's mtime (table lock)
+  uint8_t pad1[40];
   SideState side[kSideCount];
 };
 
@@ -144,12 +149,15 @@ static_assert(offsetof(ControlHeader, header_check) == 64, "header check covers 
 
 // The offsets docs/LAYOUT.md promises to the peer: changing one without the
 // page (and kLayoutVersion) fails here.
-static_assert(offsetof(ControlHeader, table_lock) == 128 && offsetof(ControlHeader, side) == 192, "LAYOUT.md header");
+static_assert(offsetof(ControlHeader, table_lock) == 128 && offsetof(ControlHeader, table_version) == 136 &&
+                  offsetof(ControlHeader, table_changed_ms) == 144 && offsetof(ControlHeader, side) == 192,
+              "LAYOUT.md header");
 static_assert(offsetof(SideState, heartbeat) == 8 && offsetof(SideState, host) == 32 && offsetof(SideState, bell) == 64 &&
                   offsetof(SideState, bells_rung) == 72 && offsetof(SideState, doorbell_id) == 80,
               "LAYOUT.md side state");
 static_assert(offsetof(ChannelEntry, ctime_ms) == 24 && offsetof(ChannelEntry, name) == 32 && offsetof(ChannelEntry, side_open) == 96 &&
-                  offsetof(ChannelEntry, ring) == 128 && sizeof(ChannelEntry) == 384,
+                  offsetof(ChannelEntry, atime_ms) == 104 && offsetof(ChannelEntry, mtime_ms) == 112 && offsetof(ChannelEntry, ring) == 128 &&
+                  sizeof(ChannelEntry) == 384,
               "LAYOUT.md channel entry");
 static_assert(offsetof(RingState, epipe_mark) == 20 && offsetof(RingState, tail) == 64 && offsetof(RingState, eof_mark) == 84 &&
                   offsetof(RingState, read_ops) == 88,

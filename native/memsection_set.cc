@@ -192,6 +192,7 @@ Geometry MemsectionSet::format(const std::vector<std::string> &paths, uint32_t c
     h->data_offset[0] = g.data_offset[0];
     h->data_offset[1] = g.data_offset[1];
     h->formatted_at_ms = g.formatted_at_ms = now_ms();
+    h->table_changed_ms = g.formatted_at_ms;  // the empty directory dates from the format
     h->magic = kMagic;
     h->header_check = header_checksum(*h);
     full_fence();

@@ -43,7 +43,10 @@ export interface ChannelInfo {
   mode: number;
   uid: number;
   gid: number;
+  /** creation or last attribute change (chmod, chown, touch) */
   ctimeMs: number;
+  atimeMs: number;
+  mtimeMs: number;
   corrupt: boolean;
   why?: string;
   sideOpen: [number, number];
@@ -52,7 +55,7 @@ export interface ChannelInfo {
 }
 
 /** What lookupChannel() tells of a live channel. */
-export type ChannelSummary = Pick<ChannelInfo, 'slot' | 'generation' | 'name' | 'mode' | 'uid' | 'gid' | 'ctimeMs'>;
+export type ChannelSummary = Pick<ChannelInfo, 'slot' | 'generation' | 'name' | 'mode' | 'uid' | 'gid' | 'ctimeMs' | 'atimeMs' | 'mtimeMs'>;
 
 export interface TableResult {
   /** 0, or a positive errno (EEXIST, ENOSPC, ENOENT, ENAMETOOLONG, EINVAL, EBUSY) */
@@ -119,7 +122,11 @@ export interface Memsections {
   /** The live channel of that name, without scanning the table (an index rebuilt once per table change). */
   lookupChannel(name: string): ChannelSummary | undefined;
   createChannel(name: string, mode: number, uid: number, gid: number, nowMs: number): Promise<TableResult>;
-  unlinkChannel(name: string): Promise<TableResult>;
+  unlinkChannel(name: string, nowMs?: number): Promise<TableResult>;
+  /** chmod and chown: recorded in the channel's entry, seen by both sides. */
+  setChannelAttributes(name: string, change: { mode?: number; uid?: number; gid?: number }, nowMs: number): Promise<TableResult>;
+  /** When a channel was last made or removed: the directory's modification time. */
+  tableChangedMs(): number;
   sweep(): Promise<TableResult>;
   /** Bytes copied from the inbound ring into buf (0 when empty), or -EIO. */
   consume(slot: number, generation: number, buf: Buffer, length: number): number;

@@ -123,6 +123,9 @@ int64_t FifoEngine::open(uint32_t slot, uint32_t generation, int flags) {
     std::lock_guard<std::mutex> g(opens_mu_);
     Endpoint s;
     if (!endpoint(*f, e, s)) return corrupt(*f, "open");
+    // fifo(7): a write-only, non-blocking open with no reader fails with
+    // ENXIO (here: no reader on the other side, or the other side absent).
+    if (f->writing && !f->reading && f->nonblock && s.readers_open == 0) return -ENXIO;
     // Writers that came and went, with all they wrote already read, do not
     // count: as with a kernel FIFO, a reader without a writer (and without
     // data left for it) waits for one instead of reading EOF.
@@ -282,7 +285,10 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       break;
     }
     if (nonblocking(*f, req)) {
-      result = -EAGAIN;
+      // pipe(7): with no writer at all a non-blocking read is end of file,
+      // with a writer that has written nothing yet it is EAGAIN.
+      Endpoint s;
+      result = endpoint(*f, e, s) && s.writers_open == 0 ? 0 : -EAGAIN;
       break;
     }
     if (!registered) {

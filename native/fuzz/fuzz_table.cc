@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::string name = in.ConsumeRandomLengthString(80);
     switch (in.ConsumeIntegralInRange<int>(0, 3)) {
       case 0: table.create(name, 0644, 0, 0, 0); break;
-      case 1: table.unlink(name); break;
+      case 1: table.unlink(name, 0); break;
       case 2: table.sweep(); break;
       case 3:
         for (const ChannelInfo &c : table.list()) {

@@ -58,6 +58,10 @@ const FUSE_OPTIONS = [
   'negative_timeout=0',
   'default_permissions',
   'allow_other',
+  // Unlink really unlinks, also while the channel is open on this mount
+  // (libfuse would otherwise rename it to .fuse_hidden*): open descriptors
+  // keep working until closed, as with a FIFO.
+  'hard_remove',
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -10,7 +10,9 @@ const S_IFDIR = constants.S_IFDIR;
 // the shared memory (docs/decisions/0002-channels-as-direct-io-files.md).
 const S_IFREG = constants.S_IFREG;
 
-export function rootStat(mountedAt: Date): Stat {
+/** `changedMs`: when a channel was last made or removed (the directory's mtime and ctime). */
+export function rootStat(changedMs: number): Stat {
+  const changed = new Date(changedMs);
   return {
     // Like /tmp: any user may make a channel, only its owner may remove it
     // (the kernel applies both, with default_permissions).
@@ -19,9 +21,9 @@ export function rootStat(mountedAt: Date): Stat {
     gid: process.getgid?.() ?? 0,
     size: 0,
     nlink: 2,
-    mtime: mountedAt,
-    atime: mountedAt,
-    ctime: mountedAt,
+    mtime: changed,
+    atime: changed,
+    ctime: changed,
   };
 }
 
@@ -31,8 +33,16 @@ export function rootStat(mountedAt: Date): Stat {
  * the one getattr after a mknod that must show a FIFO.
  */
 export function channelStat(c: ChannelSummary): Stat {
-  const t = new Date(c.ctimeMs);
-  return { mode: S_IFREG | (c.mode & 0o7777), uid: c.uid, gid: c.gid, size: 0, nlink: 1, mtime: t, atime: t, ctime: t };
+  return {
+    mode: S_IFREG | (c.mode & 0o7777),
+    uid: c.uid,
+    gid: c.gid,
+    size: 0,
+    nlink: 1,
+    mtime: new Date(c.mtimeMs),
+    atime: new Date(c.atimeMs),
+    ctime: new Date(c.ctimeMs),
+  };
 }
 
 export function statfs(geometry: Geometry, channelsInUse: number) {

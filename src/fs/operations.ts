@@ -13,6 +13,7 @@ import { channelStat, rootStat, statfs } from './attributes';
 
 const S_IFMT = constants.S_IFMT;
 const S_IFIFO = constants.S_IFIFO;
+const UNCHANGED = 0xffffffff; // uid or gid -1 in chown(2)
 
 export interface MountContext {
   ms: Memsections;
@@ -28,6 +29,19 @@ const refuse = (errno: number) => (...args: unknown[]) => (args[args.length - 1]
 export function buildOperations(ctx: MountContext): Operations {
   const { ms, directory, log } = ctx;
 
+  // chmod and chown: the kernel has checked ownership (default_permissions).
+  const changeAttributes = (path: string, change: { mode?: number; uid?: number; gid?: number }, cb: Callback) => {
+    const name = channelName(path);
+    if (name === undefined) return cb(path === '/' ? Errno.EPERM : Errno.ENOENT);
+    ms.setChannelAttributes(name, change, Date.now()).then(
+      (r) => cb(-r.errno),
+      (err) => {
+        log.error({ err, channel: name }, 'changing attributes failed');
+        cb(Errno.EIO);
+      },
+    );
+  };
+
   const lookup = (path: string) => {
     const name = channelName(path);
     return name === undefined ? undefined : directory.lookup(name);
@@ -37,7 +51,7 @@ export function buildOperations(ctx: MountContext): Operations {
     // Only the root's: a channel's getattr is answered natively
     // (native/fuse_glue.cc), from the same name index.
     getattr(path, cb) {
-      if (path === '/') return cb(0, rootStat(ctx.mountedAt));
+      if (path === '/') return cb(0, rootStat(ms.tableChangedMs() || ctx.mountedAt.getTime()));
       const c = lookup(path);
       return c ? cb(0, channelStat(c)) : cb(Errno.ENOENT);
     },
@@ -79,7 +93,7 @@ export function buildOperations(ctx: MountContext): Operations {
     unlink(path, cb) {
       const name = channelName(path);
       if (name === undefined) return cb(Errno.ENOENT);
-      ms.unlinkChannel(name).then(
+      ms.unlinkChannel(name, Date.now()).then(
         (r) => {
           if (!r.errno) log.info({ channel: name }, 'channel unlinked');
           cb(-r.errno);
@@ -99,8 +113,17 @@ export function buildOperations(ctx: MountContext): Operations {
     ftruncate(_path, _fd, _size, cb) {
       cb(0);
     },
-    utimens(path, _atime, _mtime, cb) {
-      return lookup(path) ? cb(0) : cb(Errno.ENOENT);
+    // (utimens of a channel is answered natively: native/fuse_glue.cc)
+
+    chmod(path, mode, cb) {
+      changeAttributes(path, { mode: mode & 0o7777 }, cb);
+    },
+    chown(path, uid, gid, cb) {
+      // -1 (as unsigned) leaves that one as it is, as chown(2) says.
+      const change: { uid?: number; gid?: number } = {};
+      if (uid !== UNCHANGED) change.uid = uid;
+      if (gid !== UNCHANGED) change.gid = gid;
+      changeAttributes(path, change, cb);
     },
     fsync(_path, _datasync, _fd, cb) {
       cb(0);
@@ -113,8 +136,6 @@ export function buildOperations(ctx: MountContext): Operations {
     rename: refuse(Errno.EPERM),
     link: refuse(Errno.EPERM),
     symlink: refuse(Errno.EPERM),
-    chmod: refuse(Errno.EPERM),
-    chown: refuse(Errno.EPERM),
     setxattr: refuse(Errno.ENOTSUP),
   });
 }

@@ -113,6 +113,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("setWaiting", &Memsections::SetWaiting),
                            InstanceMethod("engineOpen", &Memsections::EngineOpen),
                            InstanceMethod("engineRelease", &Memsections::EngineRelease),
+                           InstanceMethod("engineFlush", &Memsections::EngineFlush),
                            InstanceMethod("engineRead", &Memsections::EngineRead),
                            InstanceMethod("engineWrite", &Memsections::EngineWrite),
                            InstanceMethod("engineInterrupt", &Memsections::EngineInterrupt),
@@ -191,8 +192,10 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       ChannelEntry *e = set_->entry(i);
       store_release(&e->side_open[side_], 0u);
       store_release(&e->ring[side_].writers_open, 0u);
+      store_release(&e->ring[side_].writers_closing, 0u);
       store_release(&e->ring[side_].producer_waiting, 0u);
       store_release(&e->ring[peer()].readers_open, 0u);
+      store_release(&e->ring[peer()].readers_closing, 0u);
       store_release(&e->ring[peer()].consumer_waiting, 0u);
     }
   }
@@ -596,6 +599,11 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   Napi::Value EngineRelease(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     return Napi::Number::New(env, engine(env).release(uint64_t(info[0].As<Napi::Number>().Int64Value())));
+  }
+
+  Napi::Value EngineFlush(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    return Napi::Number::New(env, engine(env).flush(uint64_t(info[0].As<Napi::Number>().Int64Value())));
   }
 
   // engineRead(handle, buffer, length, flags, onDone(result)) -> request id

@@ -46,6 +46,7 @@ FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<C
   g->hooks_.poll = &FuseGlue::poll;
   g->hooks_.getattr = &FuseGlue::getattr;
   g->hooks_.utimens = &FuseGlue::utimens;
+  g->hooks_.flush = &FuseGlue::flush;
   g->engine_->on_readiness = [g] { g->notify_pollers(); };
   return g;
 }
@@ -152,6 +153,13 @@ int FuseGlue::release(void *ctx, const char *path, struct fuse_file_info *fi) {
   if (!call.open()) return 0;
   call.glue().forget_poller(fi->fh);
   call.engine().release(fi->fh);
+  return 0;
+}
+
+int FuseGlue::flush(void *ctx, const char *path, struct fuse_file_info *fi) {
+  GlueCall call(ctx);
+  if (!call.open()) return 0;
+  call.engine().flush(fi->fh);
   return 0;
 }
 

@@ -40,6 +40,7 @@ class FuseGlue {
   FuseGlue() = default;
   static int open(void *ctx, const char *path, struct fuse_file_info *fi);
   static int release(void *ctx, const char *path, struct fuse_file_info *fi);
+  static int flush(void *ctx, const char *path, struct fuse_file_info *fi);
   static int read(void *ctx, const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   static int write(void *ctx, const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi);
   static int getattr(void *ctx, const char *path, struct stat *st);

@@ -39,6 +39,7 @@ struct fuse_native_hooks {
   int (*poll)(void *ctx, const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp);
   int (*getattr)(void *ctx, const char *path, struct stat *st);
   int (*utimens)(void *ctx, const char *path, const struct timespec tv[2]);
+  int (*flush)(void *ctx, const char *path, struct fuse_file_info *fi);
   /* set by fuse-native: libfuse's own functions, which the addon does not link */
   int (*interrupted)(void);
   struct fuse_context *(*context)(void);

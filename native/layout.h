@@ -26,7 +26,9 @@ namespace ivfs {
 
 constexpr uint64_t kMagic = 0x31534654564e4949ull;  // "IINVTFS1" read as bytes
 // 2: channel atime_ms/mtime_ms and the header's table_changed_ms (former
-//    padding), so touch, chmod and the directory's times are shared.
+//    padding), so touch, chmod and the directory's times are shared; a
+//    ring's readers_closing and writers_closing (former padding), for EPIPE
+//    and end of file right after close().
 constexpr uint32_t kLayoutVersion = 2;
 
 constexpr uint32_t kSideCount = 2;       // side a = 0, side b = 1
@@ -89,7 +91,11 @@ struct alignas(64) RingState {
   uint32_t producer_waiting;  // 1 while a writer waits for space
   uint32_t epipe_mark;      // reader_opens value at which writers saw EPIPE
   uint64_t write_ops;       // statistics
-  uint8_t pad0[32];
+  // Writers whose close() has begun (FUSE flush) but whose release has not
+  // come yet: a reader that finds every writer closing waits for the
+  // release (then end of file) instead of answering EAGAIN.
+  uint32_t writers_closing;
+  uint8_t pad0[28];
   // --- written by the consumer side only ---
   alignas(64) uint64_t tail;  // bytes ever consumed (release after the copy)
   uint32_t readers_open;      // descriptors of the consumer side open for read
@@ -97,7 +103,11 @@ struct alignas(64) RingState {
   uint32_t consumer_waiting;  // 1 while a reader waits for data
   uint32_t eof_mark;          // writer_opens value at which readers saw EOF
   uint64_t read_ops;          // statistics
-  uint8_t pad1[32];
+  // Readers whose close() has begun (FUSE flush) but whose release has not
+  // come yet. A writer that finds every reader closing waits for the
+  // release (then EPIPE) or for a read (the descriptor lives on elsewhere).
+  uint32_t readers_closing;
+  uint8_t pad1[28];
 };
 static_assert(sizeof(RingState) == 128, "RingState layout");
 
@@ -160,7 +170,8 @@ static_assert(offsetof(ChannelEntry, ctime_ms) == 24 && offsetof(ChannelEntry, n
                   sizeof(ChannelEntry) == 384,
               "LAYOUT.md channel entry");
 static_assert(offsetof(RingState, epipe_mark) == 20 && offsetof(RingState, tail) == 64 && offsetof(RingState, eof_mark) == 84 &&
-                  offsetof(RingState, read_ops) == 88,
+                  offsetof(RingState, read_ops) == 88 && offsetof(RingState, readers_closing) == 96 &&
+                  offsetof(RingState, writers_closing) == 32,
               "LAYOUT.md ring state");
 
 inline uint64_t control_size_for(uint32_t capacity) {

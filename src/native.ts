@@ -143,6 +143,8 @@ export interface Memsections {
   engineOpen(slot: number, generation: number, flags: number): number;
   engineOpen(name: string, flags: number): number;
   engineRelease(handle: number): number;
+  /** What FUSE flush (close(2) begun, release still to come) does to a descriptor. */
+  engineFlush(handle: number): number;
   /** Runs the request on a thread of its own, as libfuse would; returns an id for engineInterrupt. */
   engineRead(handle: number, buf: Buffer, length: number, flags: number, onDone: (result: number) => void): number;
   engineWrite(handle: number, buf: Buffer, length: number, flags: number, onDone: (result: number) => void): number;

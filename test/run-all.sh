@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of README and CI: unit tests, integration tests with real
-# mounts, then the shell transfer tests with both notifiers. Runs every stage
+# mounts, the FIFO conformance suite (channel vs kernel FIFO), then the shell transfer tests with both notifiers. Runs every stage
 # even when one fails, and ends with one line per stage.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ stage() {
 }
 stage "unit tests" npx mocha 'dist/test/unit/**/*.test.js'
 stage "integration tests" npx mocha --timeout 60000 'dist/test/integration/**/*.test.js'
+stage "FIFO conformance" npx mocha --timeout 60000 'dist/test/conformance/**/*.test.js'
 stage "shell transfer tests" bash test/shell/run.sh
 echo "=== summary"
 printf '  %s\n' "${results[@]}"

@@ -17,6 +17,11 @@ uint32_t clamp_add(uint32_t v, int delta) {
   return v + uint32_t(delta);
 }
 
+// How long a non-blocking request waits for the release of a descriptor
+// whose close() has begun: naps of a few ms, 100 ms in all.
+constexpr int kClosingNaps = 20;
+constexpr long kClosingNapMs = 5;
+
 uint64_t now_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,9 +68,11 @@ bool FifoEngine::endpoint(const OpenFile &f, ChannelEntry *e, Endpoint &out) con
   out.writers_open = load_acquire(&in.writers_open);
   out.writer_opens = load_acquire(&in.writer_opens);
   out.eof_mark = load_acquire(&in.eof_mark);
+  out.writers_closing = load_acquire(&in.writers_closing);
   out.readers_open = load_acquire(&outr.readers_open);
   out.reader_opens = load_acquire(&outr.reader_opens);
   out.epipe_mark = load_acquire(&outr.epipe_mark);
+  out.readers_closing = load_acquire(&outr.readers_closing);
   int64_t in_fill = ring_fill(ring(peer(), f.slot, e));
   int64_t out_fill = ring_fill(ring(side_, f.slot, e));
   if (in_fill < 0 || out_fill < 0) return false;
@@ -93,6 +100,29 @@ void FifoEngine::adjust_open(ChannelEntry *e, const OpenFile &f, int delta) {
     store_release(&out.writers_open, clamp_add(load_acquire(&out.writers_open), delta));
     if (delta > 0) store_release(&out.writer_opens, load_acquire(&out.writer_opens) + 1);
   }
+}
+
+void FifoEngine::set_closing(ChannelEntry *e, OpenFile &f, bool closing) {
+  if (f.closing.load() == closing) return;
+  f.closing.store(closing);
+  int delta = closing ? 1 : -1;
+  if (f.reading) {
+    RingState &in = e->ring[peer()];
+    store_release(&in.readers_closing, clamp_add(load_acquire(&in.readers_closing), delta));
+  }
+  if (f.writing) {
+    RingState &out = e->ring[side_];
+    store_release(&out.writers_closing, clamp_add(load_acquire(&out.writers_closing), delta));
+  }
+}
+
+void FifoEngine::revive(ChannelEntry *e, OpenFile &f) {
+  if (!f.closing.load(std::memory_order_relaxed)) return;
+  {
+    std::lock_guard<std::mutex> g(opens_mu_);
+    set_closing(e, f, false);
+  }
+  ring_peer();
 }
 
 // --- descriptors -------------------------------------------------------------------
@@ -161,6 +191,12 @@ int FifoEngine::release(uint64_t handle) {
   ChannelEntry *e = entry_for(f->slot, f->generation);
   if (!e) return 0;  // the slot was reused under us: nothing of ours to lower
   {
+    // A poll that armed it must not leave the peer ringing us for ever.
+    LocalChannel &lc = local(f->slot);
+    std::lock_guard<std::mutex> lk(lc.mu);
+    disarm_locked(lc, e, *f);
+  }
+  {
     std::lock_guard<std::mutex> g(opens_mu_);
     // A reader that leaves an empty ring behind, with no writer attached, has
     // consumed that writer's session: the next reader waits for a new writer
@@ -170,10 +206,24 @@ int FifoEngine::release(uint64_t handle) {
       if (f->reading && s.in_fill == 0 && s.writers_open == 0) store_release(&e->ring[peer()].eof_mark, s.writer_opens);
       if (f->writing && s.readers_open == 0) store_release(&e->ring[side_].epipe_mark, s.reader_opens);
     }
+    set_closing(e, *f, false);
     adjust_open(e, *f, -1);
   }
   ring_peer();  // closes decide the peer's EOF and EPIPE
   sweep_if_unlinked(f->slot, f->generation);
+  return 0;
+}
+
+int FifoEngine::flush(uint64_t handle) {
+  std::shared_ptr<OpenFile> f = file(handle);
+  if (!f) return -EBADF;
+  ChannelEntry *e = entry_for(f->slot, f->generation);
+  if (!e) return 0;
+  {
+    std::lock_guard<std::mutex> g(opens_mu_);
+    set_closing(e, *f, true);
+  }
+  ring_peer();  // the peer's waiters re-check: it may be EPIPE or end of file now
   return 0;
 }
 
@@ -186,7 +236,9 @@ void FifoEngine::sweep_if_unlinked(uint32_t slot, uint32_t generation) {
 // --- data path -------------------------------------------------------------------
 
 bool FifoEngine::nonblocking(const OpenFile &f, const Request &req) const {
-  return f.nonblock || (req.flags >= 0 && (req.flags & O_NONBLOCK) != 0);
+  // The request's own flags follow fcntl(F_SETFL) after open; the flags of
+  // the open are the fallback for a caller that does not know them.
+  return req.flags >= 0 ? (req.flags & O_NONBLOCK) != 0 : f.nonblock;
 }
 
 int64_t FifoEngine::try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, uint64_t len) {
@@ -227,6 +279,8 @@ int64_t FifoEngine::try_write(const OpenFile &f, ChannelEntry *e, const uint8_t 
     store_release(&r.epipe_mark, s.reader_opens);
     return done > 0 ? int64_t(done) : -EPIPE;
   }
+  // Every reader is inside close(): wait for its release (EPIPE) or a read.
+  if (s.readers_open > 0 && s.readers_closing >= s.readers_open) return kWait;
   // PIPE_BUF atomicity: a small write goes in whole or waits.
   uint64_t min_len = len <= kPipeBuf ? len : 1;
   uint64_t t0 = opts_.trace ? now_ns() : 0;
@@ -273,8 +327,10 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
   if (len == 0) return 0;
   ChannelEntry *e = entry_for(f->slot, f->generation);
   if (!e) return corrupt(*f, "read");
+  revive(e, *f);  // flushed, yet read: the close was of a duplicate
   LocalChannel &lc = local(f->slot);
   bool registered = false;
+  int closing_naps = 0;
   int64_t result;
   std::unique_lock<std::mutex> lk(lc.mu);
   for (;;) {
@@ -288,7 +344,21 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       // pipe(7): with no writer at all a non-blocking read is end of file,
       // with a writer that has written nothing yet it is EAGAIN.
       Endpoint s;
-      result = endpoint(*f, e, s) && s.writers_open == 0 ? 0 : -EAGAIN;
+      bool known = endpoint(*f, e, s);
+      if (known && s.writers_open == 0) {
+        result = 0;
+        break;
+      }
+      // Every writer is inside close(): on a FIFO this read would be end of
+      // file already. Wait briefly for the release that makes it so (a
+      // duplicate that lives on sends none: then EAGAIN after the naps).
+      if (known && s.writers_closing >= s.writers_open && closing_naps++ < kClosingNaps) {
+        lk.unlock();
+        wake_.wait(seen, kClosingNapMs, 0);
+        lk.lock();
+        continue;
+      }
+      result = -EAGAIN;
       break;
     }
     if (!registered) {
@@ -329,10 +399,12 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   if (len == 0) return 0;
   ChannelEntry *e = entry_for(f->slot, f->generation);
   if (!e) return corrupt(*f, "write");
+  revive(e, *f);  // flushed, yet written: the close was of a duplicate
   LocalChannel &lc = local(f->slot);
   WriteTicket ticket;
   uint64_t done = 0;
   bool registered = false;
+  int closing_naps = 0;
   int64_t result;
   std::unique_lock<std::mutex> lk(lc.mu);
   if (!lc.writers.empty() && nonblocking(*f, req)) return -EAGAIN;  // others are ahead of it
@@ -346,6 +418,15 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
         break;
       }
       if (nonblocking(*f, req)) {
+        // As for reads: every reader inside close() is EPIPE once its
+        // release comes; wait briefly for it rather than answer EAGAIN.
+        Endpoint s;
+        if (done == 0 && endpoint(*f, e, s) && s.readers_open > 0 && s.readers_closing >= s.readers_open && closing_naps++ < kClosingNaps) {
+          lk.unlock();
+          wake_.wait(seen, kClosingNapMs, 0);
+          lk.lock();
+          continue;
+        }
         result = done > 0 ? int64_t(done) : -EAGAIN;
         break;
       }
@@ -399,10 +480,14 @@ void FifoEngine::disarm(uint64_t handle) {
   ChannelEntry *e = entry_for(f->slot, f->generation);
   LocalChannel &lc = local(f->slot);
   std::lock_guard<std::mutex> lk(lc.mu);
-  if (!f->armed) return;
-  f->armed = false;
-  if (f->reading) lc.pollers_in--;
-  if (f->writing) lc.pollers_out--;
+  disarm_locked(lc, e, *f);
+}
+
+void FifoEngine::disarm_locked(LocalChannel &lc, ChannelEntry *e, OpenFile &f) {
+  if (!f.armed) return;
+  f.armed = false;
+  if (f.reading) lc.pollers_in--;
+  if (f.writing) lc.pollers_out--;
   if (e) update_flags(lc, e);
 }
 

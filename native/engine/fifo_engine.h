@@ -96,6 +96,12 @@ class FifoEngine {
   std::optional<ChannelInfo> lookup(const std::string &name) { return names_->find(name); }
   // Closes a descriptor (no request of it is in flight). 0 or -EBADF.
   int release(uint64_t handle);
+  // close(2) of a descriptor has begun (FUSE flush, synchronous with close;
+  // release comes later, asynchronously). The descriptor counts as closing,
+  // so the peer's writers get EPIPE (and its readers end of file) as soon as
+  // close() returns, not when the release arrives. A later read or write on
+  // it (a duplicate that lives on) revives it.
+  int flush(uint64_t handle);
 
   int64_t read(uint64_t handle, uint8_t *buf, uint64_t len, const Request &req);
   int64_t write(uint64_t handle, const uint8_t *buf, uint64_t len, const Request &req);
@@ -134,6 +140,7 @@ class FifoEngine {
     uint32_t eof_baseline;    // writer_opens that EOF must differ from
     uint32_t epipe_baseline;  // reader_opens that EPIPE must differ from
     bool armed = false;       // a poll waits on it (channel lock)
+    std::atomic<bool> closing{false};  // flushed and not read since (written under opens_mu_)
   };
   struct WriteTicket {};
   // What this process knows about one channel: its local waiters.
@@ -146,8 +153,8 @@ class FifoEngine {
   };
   // A consistent reading of one channel's two rings, open counts first.
   struct Endpoint {
-    uint32_t writers_open, writer_opens, eof_mark;
-    uint32_t readers_open, reader_opens, epipe_mark;
+    uint32_t writers_open, writer_opens, eof_mark, writers_closing;
+    uint32_t readers_open, reader_opens, epipe_mark, readers_closing;
     uint64_t in_fill, out_space;
   };
   static constexpr int64_t kWait = INT64_MIN;
@@ -169,6 +176,13 @@ class FifoEngine {
   // The waiting flags that tell the peer to ring us, from the local counts.
   void update_flags(LocalChannel &lc, ChannelEntry *e);
   void adjust_open(ChannelEntry *e, const OpenFile &f, int delta);
+  // Counts a descriptor in or out of readers_closing / writers_closing
+  // (under opens_mu_).
+  void set_closing(ChannelEntry *e, OpenFile &f, bool closing);
+  // A flushed descriptor used again: it lives on.
+  void revive(ChannelEntry *e, OpenFile &f);
+  // Lowers the poll counts of a descriptor that a poll armed (channel lock).
+  void disarm_locked(LocalChannel &lc, ChannelEntry *e, OpenFile &f);
   void sweep_if_unlinked(uint32_t slot, uint32_t generation);
   LocalChannel &local(uint32_t slot) { return locals_[slot]; }
 

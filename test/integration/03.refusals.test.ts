@@ -65,9 +65,14 @@ describe('integration: refusals by errno', function () {
     expect(await errnoOf(fsp.symlink('chan', b('symlink')))).to.equal('EPERM');
   });
 
-  it('refuses chmod and chown of a channel with EPERM', async () => {
-    expect(await errnoOf(fsp.chmod(a('chan'), 0o600))).to.equal('EPERM');
-    expect(await errnoOf(fsp.chown(a('chan'), 1, 1))).to.equal('EPERM');
+  it('takes chmod and chown of a channel (seen from the other side), and refuses chmod of the mount root with EPERM', async () => {
+    await fsp.chmod(a('chan'), 0o600);
+    await fsp.chown(a('chan'), 1, 2);
+    const st = await fsp.stat(b('chan'));
+    expect([st.mode & 0o7777, st.uid, st.gid]).to.deep.equal([0o600, 1, 2]);
+    await fsp.chown(a('chan'), 0, 0);
+    await fsp.chmod(a('chan'), 0o644);
+    expect(await errnoOf(fsp.chmod(A.mountpoint, 0o700))).to.equal('EPERM');
   });
 
   it('accepts a name of 63 bytes and refuses 64 bytes with ENAMETOOLONG (bytes, not characters)', async () => {

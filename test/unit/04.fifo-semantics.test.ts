@@ -240,6 +240,30 @@ describe('FIFO semantics between the two sides', function () {
       expect(await blocked).to.equal(EPIPE);
     });
 
+    it('is not let write once the last reader has begun to close (flush), and gets EPIPE when its release comes', async () => {
+      const { A, B, ch } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      expect(await write(A, w, Buffer.from('one'))).to.equal(3);
+      B.flush(r); // close(2) has returned to the reader; FUSE's release is still on its way
+      const next = write(A, w, Buffer.from('two'));
+      expect(await stateAfter(next, 150), 'the write waits instead of landing in a dead reader').to.equal('pending');
+      B.release(r);
+      expect(await next).to.equal(EPIPE);
+    });
+
+    it('writes on when a flushed reader reads again (the close was of a duplicate descriptor)', async () => {
+      const { A, B, ch } = fx;
+      const r = B.open(ch, O_RDONLY);
+      const w = A.open(ch, O_WRONLY);
+      B.flush(r);
+      const next = write(A, w, Buffer.from('two'));
+      expect(await stateAfter(next, 150)).to.equal('pending');
+      const got = read(B, r, 10); // revives the reader, then receives what the writer could now write
+      expect(await next).to.equal(3);
+      expect((await got).data.toString()).to.equal('two');
+    });
+
     it('that opened before any reader, writes into the ring for the reader to come', async () => {
       const { A, B, ch } = fx;
       const w = A.open(ch, O_WRONLY);

@@ -24,6 +24,11 @@ export class EngineSide {
     return this.ms.engineRelease(fd);
   }
 
+  /** close(2) as FUSE sees it: flush now, release later. */
+  flush(fd: number): number {
+    return this.ms.engineFlush(fd);
+  }
+
   read(fd: number, buf: Buffer, length: number, reply: Reply, signal?: AbortSignal, flags = -1): void {
     this.call('read', fd, buf, length, reply, signal, flags);
   }

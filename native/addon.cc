@@ -122,6 +122,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("setPeerDead", &Memsections::SetPeerDead),
                            InstanceMethod("fuseHooks", &Memsections::FuseHooks),
                            InstanceMethod("stopEngine", &Memsections::StopEngine),
+                           InstanceMethod("fuseLoopEnded", &Memsections::FuseLoopEnded),
                            InstanceMethod("answerNextGetattrAsFifo", &Memsections::AnswerNextGetattrAsFifo),
                            InstanceMethod("openDoorbell", &Memsections::OpenDoorbell),
                            InstanceMethod("testDoorbell", &Memsections::TestDoorbell),
@@ -692,6 +693,9 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     if (glue_) glue_->answer_next_getattr_as_fifo(info[0].As<Napi::String>().Utf8Value());
     return info.Env().Undefined();
   }
+
+  // fuseLoopEnded() -> whether the kernel connection of the mount has ended
+  Napi::Value FuseLoopEnded(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), glue_ && glue_->loop_ended()); }
 
   // stopEngine() -> requests still inside the engine after a 1 s wait (0 normally)
   Napi::Value StopEngine(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), stop_engine()); }

@@ -47,6 +47,7 @@ FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<C
   g->hooks_.getattr = &FuseGlue::getattr;
   g->hooks_.utimens = &FuseGlue::utimens;
   g->hooks_.flush = &FuseGlue::flush;
+  g->hooks_.loop_ended = [](void *ctx) { static_cast<FuseGlue *>(ctx)->loop_ended_.store(true); };
   g->engine_->on_readiness = [g] { g->notify_pollers(); };
   return g;
 }

@@ -29,6 +29,8 @@ class FuseGlue {
   struct fuse_native_hooks *hooks() { return &hooks_; }
   // Waits at most `wait_ms` for calls in flight; returns how many remained.
   int close(int wait_ms);
+  // Whether libfuse's loop has returned: the kernel connection ended.
+  bool loop_ended() const { return loop_ended_.load(); }
   // Poll handles waiting for a readiness change are notified (any thread).
   void notify_pollers();
   // The kernel fails a mknod unless the getattr that follows it shows the
@@ -53,6 +55,7 @@ class FuseGlue {
   struct fuse_native_hooks hooks_ = {};
   std::atomic<int> inflight_{0};
   std::atomic<bool> closed_{false};
+  std::atomic<bool> loop_ended_{false};
   std::shared_ptr<FifoEngine> engine_;
   std::shared_ptr<ChannelTable> table_;
 

@@ -40,6 +40,9 @@ struct fuse_native_hooks {
   int (*getattr)(void *ctx, const char *path, struct stat *st);
   int (*utimens)(void *ctx, const char *path, const struct timespec tv[2]);
   int (*flush)(void *ctx, const char *path, struct fuse_file_info *fi);
+  /* called on libfuse's loop thread when the loop returns: the kernel
+     connection has ended (unmounted from outside, or aborted) */
+  void (*loop_ended)(void *ctx);
   /* set by fuse-native: libfuse's own functions, which the addon does not link */
   int (*interrupted)(void);
   struct fuse_context *(*context)(void);

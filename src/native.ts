@@ -156,6 +156,8 @@ export interface Memsections {
   /** The peer died without detaching: our readers end (EOF once drained), our writers get EPIPE. */
   setPeerDead(dead: boolean): void;
   fuseHooks(): FuseHooks;
+  /** libfuse's loop has returned: the mount was ended from outside (fusermount -u, umount, an abort). */
+  fuseLoopEnded(): boolean;
   /** The getattr that answers a mknod of `name` shows a FIFO (the kernel checks the type); later ones a regular file. */
   answerNextGetattrAsFifo(name: string): void;
   /** Answers every waiting request EIO and refuses new ones; returns requests still inside after 1 s. */

@@ -17,9 +17,8 @@ uint32_t clamp_add(uint32_t v, int delta) {
   return v + uint32_t(delta);
 }
 
-// How long a non-blocking request waits for the release of a descriptor
-// whose close() has begun: naps of a few ms, 100 ms in all.
-constexpr int kClosingNaps = 20;
+// A non-blocking request waits for the release of a descriptor whose
+// close() has begun in naps of this long, EngineOptions::closing_wait_ms in all.
 constexpr long kClosingNapMs = 5;
 
 uint64_t now_ns() {
@@ -65,14 +64,16 @@ bool FifoEngine::endpoint(const OpenFile &f, ChannelEntry *e, Endpoint &out) con
   // before it lowers its count, so with acquire loads in this order a zero
   // count is never paired with a fill level older than those bytes (which
   // would turn data still in flight into a false EOF).
+  // Closing counts before open counts: the peer lowers a count before its
+  // closing count at release (see release()).
+  out.writers_closing = load_acquire(&in.writers_closing);
+  out.readers_closing = load_acquire(&outr.readers_closing);
   out.writers_open = load_acquire(&in.writers_open);
   out.writer_opens = load_acquire(&in.writer_opens);
   out.eof_mark = load_acquire(&in.eof_mark);
-  out.writers_closing = load_acquire(&in.writers_closing);
   out.readers_open = load_acquire(&outr.readers_open);
   out.reader_opens = load_acquire(&outr.reader_opens);
   out.epipe_mark = load_acquire(&outr.epipe_mark);
-  out.readers_closing = load_acquire(&outr.readers_closing);
   int64_t in_fill = ring_fill(ring(peer(), f.slot, e));
   int64_t out_fill = ring_fill(ring(side_, f.slot, e));
   if (in_fill < 0 || out_fill < 0) return false;
@@ -206,8 +207,11 @@ int FifoEngine::release(uint64_t handle) {
       if (f->reading && s.in_fill == 0 && s.writers_open == 0) store_release(&e->ring[peer()].eof_mark, s.writer_opens);
       if (f->writing && s.readers_open == 0) store_release(&e->ring[side_].epipe_mark, s.reader_opens);
     }
-    set_closing(e, *f, false);
+    // Count first, closing after: a peer that reads closing first (endpoint)
+    // and sees it lowered also sees the count lowered, never "open and not
+    // closing" for a descriptor that is gone.
     adjust_open(e, *f, -1);
+    set_closing(e, *f, false);
   }
   ring_peer();  // closes decide the peer's EOF and EPIPE
   sweep_if_unlinked(f->slot, f->generation);
@@ -352,7 +356,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       // Every writer is inside close(): on a FIFO this read would be end of
       // file already. Wait briefly for the release that makes it so (a
       // duplicate that lives on sends none: then EAGAIN after the naps).
-      if (known && s.writers_closing >= s.writers_open && closing_naps++ < kClosingNaps) {
+      if (known && s.writers_closing >= s.writers_open && closing_naps++ * kClosingNapMs < opts_.closing_wait_ms) {
         lk.unlock();
         wake_.wait(seen, kClosingNapMs, 0);
         lk.lock();
@@ -421,7 +425,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
         // As for reads: every reader inside close() is EPIPE once its
         // release comes; wait briefly for it rather than answer EAGAIN.
         Endpoint s;
-        if (done == 0 && endpoint(*f, e, s) && s.readers_open > 0 && s.readers_closing >= s.readers_open && closing_naps++ < kClosingNaps) {
+        if (done == 0 && endpoint(*f, e, s) && s.readers_open > 0 && s.readers_closing >= s.readers_open && closing_naps++ * kClosingNapMs < opts_.closing_wait_ms) {
           lk.unlock();
           wake_.wait(seen, kClosingNapMs, 0);
           lk.lock();

@@ -63,6 +63,9 @@ struct EngineOptions {
   uint32_t spin_us = 0;
   // Longest sleep before a waiter re-checks on its own.
   long tick_ms = 200;
+  // How long a non-blocking request waits for the release of a peer
+  // descriptor whose close() has begun (see flush()).
+  long closing_wait_ms = 100;
   // Count and time the stages (INTERVMFS_TRACE); off, nothing is measured.
   bool trace = false;
 };

@@ -107,12 +107,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::unique_ptr<FifoEngine> eng[kSideCount];
   for (uint32_t s = 0; s < kSideCount; s++)  // a fresh name index, no doorbell, no bell (local wake word)
     eng[s] = std::make_unique<FifoEngine>(f.set[s], f.table[s], std::make_shared<NameIndex>(*f.set[s], f.table[s]), nullptr,
-                                          EngineOptions{.side = s, .spin_us = 0, .tick_ms = 1}, nullptr);
+                                          EngineOptions{.side = s, .spin_us = 0, .tick_ms = 1, .closing_wait_ms = 0}, nullptr);
   FuzzedDataProvider in(data, size);
   std::vector<Handle> handles;
   uint64_t written[kCapacity][kSideCount] = {}, taken[kCapacity][kSideCount] = {};  // per slot, per writing side
   uint32_t slot = f.slot, generation = f.generation;
-  bool pristine = true, leaked = false;  // leaked: an armed handle was released without disarm
+  bool pristine = true;
 
   // A handle of either side, or now and then one that was never handed out.
   auto pick = [&](uint32_t &side, uint64_t &h) -> Handle * {
@@ -142,11 +142,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r > 0) handles.push_back({side, s, uint64_t(r), mode != O_WRONLY, mode == O_WRONLY || mode == O_RDWR, false});
         break;
       }
-      case 1: {  // release
+      case 1: {  // release, or flush (close(2) begun: release still to come)
         Handle *hd = pick(side, h);
+        if (in.ConsumeBool()) {
+          if (eng[side]->flush(h) != (hd ? 0 : -EBADF)) abort();
+          break;
+        }
         int r = eng[side]->release(h);
         if (hd ? r != 0 : r != -EBADF) abort();
-        if (hd) leaked |= hd->armed, handles.erase(handles.begin() + (hd - handles.data()));
+        if (hd) handles.erase(handles.begin() + (hd - handles.data()));
         break;
       }
       case 2:
@@ -239,9 +243,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           if (x.side == s && x.slot == k) opens++, readers += x.reading, writers += x.writing, armed_in += x.reading && x.armed, armed_out += x.writing && x.armed;
         if (e->side_open[s] != opens || e->ring[1 - s].readers_open != readers || e->ring[s].writers_open != writers) abort();
         if (e->ring[s].head - e->ring[s].tail != written[k][s] - taken[k][s]) abort();
-        // release() leaves an armed descriptor's poll count behind (reported):
-        // after that the waiting flags may stay raised.
-        if (!leaked && (e->ring[1 - s].consumer_waiting != (armed_in > 0) || e->ring[s].producer_waiting != (armed_out > 0))) abort();
+        // No more descriptors closing than open; flags raised exactly while
+        // a descriptor is armed (release disarms).
+        if (e->ring[1 - s].readers_closing > readers || e->ring[s].writers_closing > writers) abort();
+        if ((e->ring[1 - s].consumer_waiting != (armed_in > 0) || e->ring[s].producer_waiting != (armed_out > 0))) abort();
       }
     }
   }

@@ -150,6 +150,9 @@ export class Daemon {
   private stopping?: Promise<void>;
   private stopTrace?: () => void;
   private releaseDoorbell?: () => void;
+  private resolveEnded?: () => void;
+  /** Resolves when the mount was ended from outside (fusermount -u, umount, an aborted connection). */
+  readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
 
   constructor(private readonly opts: ServeOptions) {}
 
@@ -176,6 +179,12 @@ export class Daemon {
       const watch = new PeerWatch();
       let peerState: PeerState = 'absent';
       this.timer = setInterval(() => {
+        if (this.fuse && ms.fuseLoopEnded()) {
+          // The kernel connection is gone: this daemon has nothing left to serve.
+          opts.log.info({ mountpoint }, 'the mount was ended from outside (fusermount -u, umount or an abort); stopping');
+          this.resolveEnded?.();
+          return;
+        }
         ms.heartbeat();
         const seen = watch.observe(ms.sides()[1 - sideIndex], Date.now());
         if (seen !== peerState) {
@@ -218,6 +227,7 @@ export class Daemon {
   private async doStop(): Promise<void> {
     const { log, mountpoint } = this.opts;
     if (this.timer) clearInterval(this.timer);
+    const endedOutside = this.ms?.fuseLoopEnded() ?? false;
     // Programs blocked in read or write get EIO now instead of an aborted
     // connection later; requests that come after are answered EIO too.
     this.stopTrace?.(); // the last snapshot, while the engine's counters are still there
@@ -230,11 +240,13 @@ export class Daemon {
       const fuse = this.fuse;
       await new Promise<void>((resolve) =>
         fuse.unmount((err) => {
-          if (err) log.error({ err }, 'unmount failed');
+          // Ended from outside, there is nothing left to unmount; the call
+          // still releases fuse-native's hold on the event loop.
+          if (err && !endedOutside) log.error({ err }, 'unmount failed');
           resolve();
         }),
       );
-      log.info({ mountpoint }, 'unmounted');
+      log.info({ mountpoint }, endedOutside ? 'unmounted from outside' : 'unmounted');
     }
     if (this.ms) {
       this.ms.stopNotifier();
@@ -246,11 +258,18 @@ export class Daemon {
   }
 }
 
-/** Serves until SIGINT or SIGTERM; `onReady` runs once the mount is up. */
+/**
+ * Serves until SIGINT, SIGTERM or SIGHUP, or until the mount is ended from
+ * outside; `onReady` runs once the mount is up.
+ */
 export async function serveForeground(opts: ServeOptions, onReady: () => void): Promise<void> {
   const daemon = new Daemon(opts);
   await daemon.start();
   onReady();
-  await untilStopSignal(opts.log);
+  await Promise.race([untilStopSignal(opts.log), daemon.ended]);
   await daemon.stop().catch(() => undefined); // the foreground run ends either way
+  // Served and cleaned up: nothing may keep this process alive now (a
+  // native handle left behind would otherwise hold the event loop, and the
+  // stop signals are taken). The logger writes synchronously.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
 }

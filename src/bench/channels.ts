@@ -15,6 +15,8 @@ export interface Endpoints {
 
 export interface Channel {
   name: string;
+  /** What the reader of the results must know about this channel (printed under the table, kept in the JSON). */
+  note?: string;
   /** Pair i's endpoints; called once per run (sockets get fresh addresses). */
   pair(i: number): Endpoints;
   /** Daemon pids whose memory the report follows. */

@@ -1,7 +1,8 @@
 // `intervmfs bench` / `npm run bench`: every workload on every channel,
 // interleaved (one run of each channel in turn, round after round) because
 // the machine is shared and noisy; a table with ratios to the kernel FIFO,
-// a JSON file with the machine description, and an SVG chart. A run that fails
+// a JSON file with the machine description, and an SVG chart. The C reference
+// (bench/cref.c) runs beside them as the ceiling FUSE sets. A run that fails
 // says which stage on which channel failed and why, and every path out of it
 // stops the peers and daemons and leaves nothing mounted.
 import { execFileSync } from 'child_process';
@@ -10,6 +11,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Channel, intervmfs, kernelFifo, tcpLoopback, unixSocket } from './channels';
+import { cReference, CREF_NAME } from './cref';
 import { BenchFailure, stage } from './failure';
 import { mountsUnder, unmountLazily } from './mounts';
 import { pingPong, PEER, stopPeers, transfer } from './peer';
@@ -87,8 +89,10 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   try {
     channels.push(await stage('setting up', 'intervmfs futex', () => intervmfs(cli, work, 'futex', pairs)));
     channels.push(await stage('setting up', 'intervmfs poll', () => intervmfs(cli, work, 'poll', pairs)));
+    channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
     channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback());
     const names = channels.map((c) => c.name);
+    const notes = Object.fromEntries(channels.flatMap((c) => (c.note ? [[c.name, c.note]] : [])));
     const memStart = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
 
     // Count the steps for the progress bar.
@@ -168,10 +172,10 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const memEnd = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
     const columns = [...names, REFERENCE];
     const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
-    const table = renderTable(rows, columns);
+    const table = renderTable(rows, columns, notes);
     console.log(title);
     console.log(table);
-    console.log('\nintervmfs daemons, resident memory (anonymous) at start -> end:');
+    console.log('\nFUSE daemons, resident memory (anonymous) at start -> end:');
     for (const k of Object.keys(memStart)) {
       console.log(`  ${k}: ${memStart[k].anonKiB} -> ${memEnd[k]?.anonKiB} KiB (with touched memsection pages ${memStart[k].rssKiB} -> ${memEnd[k]?.rssKiB} KiB)`);
     }
@@ -179,7 +183,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const json = path.join(opts.out, 'bench.json');
     const svg = path.join(opts.out, 'bench.svg');
     const txt = path.join(opts.out, 'bench.txt');
-    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, rows, memory: { start: memStart, end: memEnd } }, null, 2));
+    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, notes, rows, memory: { start: memStart, end: memEnd } }, null, 2));
     fs.writeFileSync(svg, renderSvg(rows, columns, title));
     fs.writeFileSync(txt, `${title}\n${table}\n`);
     console.log(`\nwrote ${json}, ${svg} and ${txt} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);

@@ -1,7 +1,8 @@
-// What a bench run says when it fails, and what it leaves mounted: the
-// failure names the stage, the channel and the failing program's exit and
-// stderr; mounts under the work folder are found (deepest first) so that
-// none outlives the run.
+// What a bench run says when it fails, what it leaves mounted, and how the
+// C reference column is labelled: the failure names the stage, the channel
+// and the failing program's exit and stderr; mounts under the work folder
+// are found (deepest first) so that none outlives the run; a column with a
+// note (the C reference is a ceiling, not a product) carries it under the table.
 import { expect } from 'chai';
 import { execFileSync } from 'child_process';
 import fs from 'fs';
@@ -11,6 +12,8 @@ import { UserError } from '../../src/errors';
 import { BenchFailure, describeError, stage, tail } from '../../src/bench/failure';
 import { mountsUnder, parseMountpoints } from '../../src/bench/mounts';
 import { transfer } from '../../src/bench/peer';
+import { BASELINE, Row } from '../../src/bench/results';
+import { renderTable } from '../../src/bench/table';
 
 function thrown(f: () => unknown): unknown {
   try {
@@ -21,7 +24,7 @@ function thrown(f: () => unknown): unknown {
   throw new Error('did not throw');
 }
 
-describe('bench failures', () => {
+describe('bench failures and the C reference column', () => {
   it('keeps the last lines of a program output, without blank ones', () => {
     expect(tail('one\n\ntwo\nthree\n', 2)).to.equal('    two\n    three');
     expect(tail('')).to.equal('');
@@ -88,5 +91,14 @@ describe('bench failures', () => {
       '/tmp/intervmfs-bench-x/futex-a',
       '/tmp/intervmfs-bench-x/cref a',
     ]);
+  });
+
+  it('prints each shown column’s note under the table, and nothing more when there is none', () => {
+    const rows: Row[] = [{ workload: 'ping-pong 64 B x2000', metric: 'p50 µs', better: 'lower', values: { [BASELINE]: 10, 'C reference (FUSE)': 30 } }];
+    const notes = { 'C reference (FUSE)': 'a ceiling, not a product', 'not shown': 'x' };
+    const t = renderTable(rows, [BASELINE, 'C reference (FUSE)'], notes).split('\n');
+    expect(t[2]).to.match(/ping-pong 64 B x2000\s+p50 µs\s+10\.0\s+30\.0 \(3\.00x\)$/);
+    expect(t.slice(3)).to.deep.equal(['', 'notes:', '  C reference (FUSE): a ceiling, not a product']);
+    expect(renderTable(rows, [BASELINE, 'C reference (FUSE)']).split('\n')).to.have.length(3);
   });
 });

@@ -5,6 +5,7 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { tail } from './failure';
+import { alive } from './processes';
 
 export interface Endpoints {
   sendData: string;
@@ -118,14 +119,10 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
     daemons: () => pids,
     diagnose: () => {
       const gone = ['a', 'b'].flatMap((side, i) => {
-        try {
-          process.kill(pids[i], 0);
-          return [];
-        } catch {
-          const log = path.join(dir, `${notify}-${side}.log`);
-          const logged = fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8')) : '';
-          return [`  the side ${side} daemon (pid ${pids[i]}) is gone${logged ? `; its log ${log} ends:\n${logged}` : ''}`];
-        }
+        if (alive(pids[i])) return [];
+        const log = path.join(dir, `${notify}-${side}.log`);
+        const logged = fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8')) : '';
+        return [`  the side ${side} daemon (pid ${pids[i]}) is gone${logged ? `; its log ${log} ends:\n${logged}` : ''}`];
       });
       return gone.length > 0 ? gone.join('\n') : undefined;
     },

@@ -9,6 +9,7 @@ import path from 'path';
 import { Channel } from './channels';
 import { describeExit, tail } from './failure';
 import { mountsUnder, unmountLazily } from './mounts';
+import { alive, pauseSync } from './processes';
 
 export const CREF = path.resolve(__dirname, '../../../build/Release/intervmfs-cref');
 export const CREF_NAME = 'C reference (FUSE)';
@@ -31,18 +32,6 @@ interface Daemon {
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** A synchronous sleep, for close(), which must also work from process 'exit'. */
-const pauseSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
-/** Running, or exited (a zombie Node has not reaped yet counts as exited). */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 const logTail = (d: Daemon) => (fs.existsSync(d.log) ? tail(fs.readFileSync(d.log, 'utf8')) : '');
 

@@ -27,6 +27,15 @@
       "type": "executable",
       "sources": ["bench/peer.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "intervmfs-cref",
+      "type": "executable",
+      "sources": ["bench/cref.c"],
+      "include_dirs": ["<!(node -p \"require('fuse-shared-library').include\")"],
+      "libraries": ["<!(node -p \"require('fuse-shared-library').lib\")", "-lpthread"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags": ["-Wl,-rpath,'$$ORIGIN/../../node_modules/fuse-native/build/Release'"]
     }
   ]
 }

@@ -4,6 +4,8 @@
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
+import { tail } from './failure';
+import { alive } from './processes';
 
 export interface Endpoints {
   sendData: string;
@@ -14,10 +16,15 @@ export interface Endpoints {
 
 export interface Channel {
   name: string;
+  /** What the reader of the results must know about this channel (printed under the table, kept in the JSON). */
+  note?: string;
   /** Pair i's endpoints; called once per run (sockets get fresh addresses). */
   pair(i: number): Endpoints;
   /** Daemon pids whose memory the report follows. */
   daemons(): number[];
+  /** After a failure: what is wrong with the channel's daemons (gone, and what they logged), if anything. */
+  diagnose?(): string | undefined;
+  /** Synchronous (it also runs from process 'exit'); leaves nothing mounted or running. */
   close(): void;
 }
 
@@ -89,7 +96,7 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
     cli(['format', '--memsections', set, '--channels', String(2 * pairs), '--data-size', `${2 * pairs}M`]);
     for (const [mnt, side] of [[a, 'a'], [b, 'b']]) {
       fs.mkdirSync(mnt);
-      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify]);
+      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify, '--log', `${mnt}.log`]);
       mounted.push(mnt);
     }
     for (let i = 0; i < pairs; i++) {
@@ -110,6 +117,15 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
       recvAck: path.join(b, `k${i}`),
     }),
     daemons: () => pids,
+    diagnose: () => {
+      const gone = ['a', 'b'].flatMap((side, i) => {
+        if (alive(pids[i])) return [];
+        const log = path.join(dir, `${notify}-${side}.log`);
+        const logged = fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8')) : '';
+        return [`  the side ${side} daemon (pid ${pids[i]}) is gone${logged ? `; its log ${log} ends:\n${logged}` : ''}`];
+      });
+      return gone.length > 0 ? gone.join('\n') : undefined;
+    },
     close,
   };
 }

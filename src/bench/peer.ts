@@ -1,35 +1,85 @@
 // Runs the peer program (bench/peer.c, built by npm ci) on both ends of one
-// pair and returns what each end printed.
-import { spawn } from 'child_process';
+// pair and returns what each end printed. When one end fails the other is
+// stopped at once (it would otherwise wait for data that never comes), and
+// the error says which end failed, how, and what it printed on stderr.
+import { ChildProcess, spawn } from 'child_process';
 import path from 'path';
 import { Endpoints } from './channels';
+import { describeExit, tail } from './failure';
 
 export const PEER = path.resolve(__dirname, '../../../build/Release/intervmfs-peer');
 
 export type PeerResult = Record<string, string | number>;
 
-function run(args: string[], timeoutMs: number): Promise<PeerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PEER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+interface Running {
+  result: Promise<PeerResult>;
+  stop(): void;
+}
+
+/** Every peer still running, so that a failed run can stop them all (stopPeers). */
+const running = new Set<ChildProcess>();
+
+/** Kills every peer still running (their channels are about to be torn down). */
+export function stopPeers(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
+function run(args: string[], timeoutMs: number): Running {
+  const child = spawn(PEER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let why = '';
+  const result = new Promise<PeerResult>((resolve, reject) => {
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => {
+      why = ` after the ${timeoutMs} ms limit`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    const what = `peer ${args.join(' ')}`;
     // 'close', not 'exit': only then has all of its output been read.
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      running.delete(child);
       if (code !== 0) {
-        return reject(new Error(`peer ${args.join(' ')}: ${signal ? `killed by ${signal} (timeout ${timeoutMs} ms?)` : `exit ${code}`} ${err.trim()}`));
+        const stderr = tail(err);
+        return reject(new Error(`${what} ${describeExit(code, signal)}${why}${stderr ? `; its stderr ends:\n${stderr}` : ' (no stderr)'}`));
       }
       try {
         resolve(JSON.parse(out));
       } catch {
-        reject(new Error(`peer ${args.join(' ')} printed ${JSON.stringify(out)}`));
+        reject(new Error(`${what} printed ${JSON.stringify(out)}, not one JSON line`));
       }
     });
-    child.on('error', reject);
+    // Could not start (or be signalled); 'close' may never come.
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      running.delete(child);
+      reject(new Error(`${what}: ${e.message}`));
+    });
   });
+  return {
+    result,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        why ||= ' because the other end had failed';
+        child.kill('SIGKILL');
+      }
+    },
+  };
+}
+
+/** Both ends' results; when either fails, the other is stopped and the first failure is what rejects. */
+async function both(first: Running, second: Running): Promise<[PeerResult, PeerResult]> {
+  try {
+    return await Promise.all([first.result, second.result]);
+  } catch (err) {
+    first.stop();
+    second.stop();
+    await Promise.allSettled([first.result, second.result]);
+    throw err;
+  }
 }
 
 /** One transfer of `size` bytes in `chunk`-byte writes, acknowledged; resolves with the sender's result. */
@@ -37,7 +87,7 @@ export async function transfer(e: Endpoints, size: number, chunk: number, verify
   const extra = verify ? ['verify'] : [];
   const recv = run(['recv', e.recvData, e.recvAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs);
   const send = run(['send', e.sendData, e.sendAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs);
-  const [s, r] = await Promise.all([send, recv]);
+  const [s, r] = await both(send, recv);
   if (verify && s.digest !== r.digest) throw new Error(`digest mismatch: sent ${s.digest}, received ${r.digest}`);
   return s;
 }
@@ -46,6 +96,6 @@ export async function transfer(e: Endpoints, size: number, chunk: number, verify
 export async function pingPong(e: Endpoints, count: number, size: number, timeoutMs = 300_000): Promise<PeerResult> {
   const pong = run(['pong', e.recvData, e.recvAck, String(count), String(size)], timeoutMs);
   const ping = run(['ping', e.sendData, e.sendAck, String(count), String(size)], timeoutMs);
-  const [p] = await Promise.all([ping, pong]);
+  const [p] = await both(ping, pong);
   return p;
 }

@@ -1,14 +1,20 @@
 // `intervmfs bench` / `npm run bench`: every workload on every channel,
 // interleaved (one run of each channel in turn, round after round) because
 // the machine is shared and noisy; a table with ratios to the kernel FIFO,
-// a JSON file with the machine description, and an SVG chart.
+// a JSON file with the machine description, and an SVG chart. The C reference
+// (bench/cref.c) runs beside them as the ceiling FUSE sets. A run that fails
+// says which stage on which channel failed and why, and every path out of it
+// stops the peers and daemons and leaves nothing mounted.
 import { execFileSync } from 'child_process';
 import { SingleBar } from 'cli-progress';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Channel, intervmfs, kernelFifo, tcpLoopback, unixSocket } from './channels';
-import { pingPong, PEER, transfer } from './peer';
+import { cReference, CREF_NAME } from './cref';
+import { BenchFailure, stage } from './failure';
+import { mountsUnder, unmountLazily } from './mounts';
+import { pingPong, PEER, stopPeers, transfer } from './peer';
 import { makePlan } from './plan';
 import { BASELINE, REFERENCE, REFERENCE_NS, Row } from './results';
 import { median } from './stats';
@@ -24,7 +30,12 @@ const CLI = path.resolve(__dirname, '../../../bin/intervmfs.js');
 const cli = (args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 function memory(pid: number): { rssKiB: number; anonKiB: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status = '';
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    /* gone: NaN figures, and the run fails on its next transfer if it matters */
+  }
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
   return { rssKiB: field('VmRSS'), anonKiB: field('RssAnon') };
 }
@@ -40,9 +51,30 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-bench-'));
   const pairs = Math.max(...plan.scaleChannels);
   const channels: Channel[] = [];
+  // Never throws (it runs in finally and on 'exit', where a throw would hide
+  // the failure being reported): each problem is printed and the rest goes on.
+  const warn = (what: string) => process.stderr.write(`intervmfs bench: ${what}\n`);
   const cleanup = () => {
-    for (const c of channels.splice(0)) c.close();
-    fs.rmSync(work, { recursive: true, force: true });
+    stopPeers();
+    for (const c of channels.splice(0)) {
+      try {
+        c.close();
+      } catch (err) {
+        warn(`closing ${c.name}: ${(err as Error).message}`);
+      }
+    }
+    try {
+      for (const m of mountsUnder(work)) {
+        const failed = unmountLazily(m);
+        if (failed) warn(failed);
+      }
+      const left = mountsUnder(work);
+      // rm -r would walk into a live mount and delete what it serves.
+      if (left.length > 0) warn(`left ${work} in place: still mounted: ${left.join(', ')}`);
+      else fs.rmSync(work, { recursive: true, force: true });
+    } catch (err) {
+      warn(`cleaning up ${work}: ${(err as Error).message}`);
+    }
   };
   const onSignal = () => {
     cleanup();
@@ -55,8 +87,12 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   const startedAt = new Date();
   let bar: SingleBar | undefined;
   try {
-    channels.push(intervmfs(cli, work, 'futex', pairs), intervmfs(cli, work, 'poll', pairs), kernelFifo(work, pairs), unixSocket(work), tcpLoopback());
+    channels.push(await stage('setting up', 'intervmfs futex', () => intervmfs(cli, work, 'futex', pairs)));
+    channels.push(await stage('setting up', 'intervmfs poll', () => intervmfs(cli, work, 'poll', pairs)));
+    channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
+    channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback());
     const names = channels.map((c) => c.name);
+    const notes = Object.fromEntries(channels.flatMap((c) => (c.note ? [[c.name, c.note]] : [])));
     const memStart = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
 
     // Count the steps for the progress bar.
@@ -68,7 +104,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 
     // Data verified by digest once per channel before anything is timed.
     for (const c of channels) {
-      await transfer(c.pair(0), 2 * 1024 * 1024, 65536, true);
+      await stage('verifying 2 MiB by digest', c, () => transfer(c.pair(0), 2 * 1024 * 1024, 65536, true));
       step(`verified ${c.name}`);
     }
 
@@ -77,7 +113,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
       const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
       for (let r = 0; r < o.runs; r++) {
         for (const c of channels) {
-          const s = await transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20));
+          const s = await stage(`one-shot ${o.label}, run ${r + 1}/${o.runs}`, c, () => transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20)));
           samples[c.name].push(Number(s.ns));
           step(`one-shot ${o.label}, ${c.name}, run ${r + 1}/${o.runs}`);
         }
@@ -96,7 +132,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const p50: Record<string, number> = {};
     const p99: Record<string, number> = {};
     for (const c of channels) {
-      const p = await pingPong(c.pair(0), plan.pingCount, 64);
+      const p = await stage(`ping-pong 64 B x${plan.pingCount}`, c, () => pingPong(c.pair(0), plan.pingCount, 64));
       p50[c.name] = Number(p.p50) / 1e3;
       p99[c.name] = Number(p.p99) / 1e3;
       step(`ping-pong, ${c.name}`);
@@ -108,7 +144,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
       const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
       for (let r = 0; r < plan.streamRuns; r++) {
         for (const c of channels) {
-          const s = await transfer(c.pair(0), plan.streamTotal, w.size);
+          const s = await stage(`stream, ${w.label} writes, run ${r + 1}/${plan.streamRuns}`, c, () => transfer(c.pair(0), plan.streamTotal, w.size));
           samples[c.name].push(plan.streamTotal / (Number(s.ns) / 1e9) / 1e6);
           step(`streaming ${w.label} writes, ${c.name}`);
         }
@@ -120,7 +156,9 @@ export async function runBench(opts: BenchOptions): Promise<void> {
       const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
       for (let r = 0; r < plan.scaleRuns; r++) {
         for (const c of channels) {
-          const results = await Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024)));
+          const results = await stage(`${k} channels at once, run ${r + 1}/${plan.scaleRuns}`, c, () =>
+            Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024))),
+          );
           const slowest = Math.max(...results.map((s) => Number(s.ns)));
           samples[c.name].push((k * plan.scaleTotal) / (slowest / 1e9) / 1e6);
           step(`${k} channels at once, ${c.name}`);
@@ -134,10 +172,10 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const memEnd = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
     const columns = [...names, REFERENCE];
     const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
-    const table = renderTable(rows, columns);
+    const table = renderTable(rows, columns, notes);
     console.log(title);
     console.log(table);
-    console.log('\nintervmfs daemons, resident memory (anonymous) at start -> end:');
+    console.log('\nFUSE daemons, resident memory (anonymous) at start -> end:');
     for (const k of Object.keys(memStart)) {
       console.log(`  ${k}: ${memStart[k].anonKiB} -> ${memEnd[k]?.anonKiB} KiB (with touched memsection pages ${memStart[k].rssKiB} -> ${memEnd[k]?.rssKiB} KiB)`);
     }
@@ -145,11 +183,11 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const json = path.join(opts.out, 'bench.json');
     const svg = path.join(opts.out, 'bench.svg');
     const txt = path.join(opts.out, 'bench.txt');
-    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, rows, memory: { start: memStart, end: memEnd } }, null, 2));
+    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, notes, rows, memory: { start: memStart, end: memEnd } }, null, 2));
     fs.writeFileSync(svg, renderSvg(rows, columns, title));
     fs.writeFileSync(txt, `${title}\n${table}\n`);
     console.log(`\nwrote ${json}, ${svg} and ${txt} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
-    if (!names.includes(BASELINE)) throw new Error('no baseline');
+    if (!names.includes(BASELINE)) throw new BenchFailure('bench failed: no kernel FIFO baseline among the channels');
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

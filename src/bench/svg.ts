@@ -14,7 +14,8 @@ export function renderSvg(rows: Row[], channels: string[], title: string): strin
   const plotW = width - left - 30;
   const top = 60;
   const bottom = top + rows.length * rowH;
-  const height = bottom + 50;
+  const perLine = 4; // legend entries per line
+  const height = bottom + 50 + (Math.ceil(shown.length / perLine) - 1) * 16;
   const min = 0.01;
   const max = 100;
   const x = (v: number) => left + ((Math.log10(Math.min(max, Math.max(min, v))) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) * plotW;
@@ -43,9 +44,10 @@ export function renderSvg(rows: Row[], channels: string[], title: string): strin
     });
   });
   shown.forEach((c, j) => {
-    const lx = 20 + j * 170;
-    out.push(`<rect x="${lx}" y="${bottom + 28}" width="10" height="10" fill="${COLORS[j % COLORS.length]}"/>`);
-    out.push(`<text x="${lx + 14}" y="${bottom + 37}">${esc(c)}</text>`);
+    const lx = 20 + (j % perLine) * 215;
+    const ly = bottom + 28 + Math.floor(j / perLine) * 16;
+    out.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${COLORS[j % COLORS.length]}"/>`);
+    out.push(`<text x="${lx + 14}" y="${ly + 9}">${esc(c)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');

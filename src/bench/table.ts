@@ -1,4 +1,5 @@
-// The results as a plain-text table, each figure with its ratio to the kernel FIFO.
+// The results as a plain-text table, each figure with its ratio to the kernel FIFO,
+// and the notes a reader needs to take a column for what it is.
 import { BASELINE, ratio, Row } from './results';
 
 function fmt(v: number): string {
@@ -7,7 +8,8 @@ function fmt(v: number): string {
   return v.toFixed(2);
 }
 
-export function renderTable(rows: Row[], channels: string[]): string {
+/** The table; `notes` (by channel) are printed under it, one line each, for the channels shown. */
+export function renderTable(rows: Row[], channels: string[], notes: Record<string, string> = {}): string {
   const header = ['workload', 'metric', ...channels];
   const body = rows.map((r) => [
     r.workload,
@@ -21,5 +23,6 @@ export function renderTable(rows: Row[], channels: string[]): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  const noted = channels.filter((c) => notes[c]).map((c) => `  ${c}: ${notes[c]}`);
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), ...(noted.length > 0 ? ['', 'notes:', ...noted] : [])].join('\n');
 }

@@ -124,7 +124,7 @@ export function buildProgram(): Command {
 
   program
     .command('bench')
-    .description('benchmark intervmfs (futex and poll) against a kernel FIFO, a Unix socket and TCP, or (--vm) between two QEMU guests; prints a table, writes JSON and SVG')
+    .description('benchmark intervmfs (futex and poll) against a kernel FIFO, a Unix socket, TCP and a C FUSE reference (the ceiling), or (--vm) between two QEMU guests; prints a table, writes JSON and SVG')
     .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs; with --vm, one round per notifier)', false)
     .option('--vm', 'between two QEMU guests instead (ivshmem; poll and doorbell against a kernel FIFO inside a guest); a few minutes', false)
     .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt (vm-bench.json and .txt with --vm)', path.resolve(__dirname, '../../../bench-results'))

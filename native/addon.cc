@@ -260,7 +260,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return Napi::Number::New(env, epoch_);
   }
 
-  // options: { spinUs, trace, onCorrupt(slot, generation, during) }.
+  // options: { spinUs, trace, closingWaitMs, onCorrupt(slot, generation, during) }.
   // onCorrupt runs on the JavaScript thread; the request that found the
   // damage waits (up to a second) until it has run, so the reason is in the
   // log before the program sees EIO.
@@ -274,6 +274,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       Napi::Object opt = options.As<Napi::Object>();
       if (opt.Get("spinUs").IsNumber()) o.spin_us = opt.Get("spinUs").As<Napi::Number>().Uint32Value();
       o.trace = opt.Get("trace").ToBoolean().Value();
+      if (opt.Get("closingWaitMs").IsNumber()) o.closing_wait_ms = opt.Get("closingWaitMs").As<Napi::Number>().Int64Value();
       if (opt.Get("onCorrupt").IsFunction()) on_corrupt = opt.Get("onCorrupt").As<Napi::Function>();
     }
     engine_ = std::make_shared<FifoEngine>(set_, table_, names_, doorbell_, o, mode == kNotifyFutex ? &s.bell : nullptr);
@@ -681,10 +682,12 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return info.Env().Undefined();
   }
 
-  // fuseHooks() -> an external for fuse-native's `nativeHooks` mount option.
+  // fuseHooks(mountpoint) -> an external for fuse-native's `nativeHooks` mount option.
   Napi::Value FuseHooks(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    if (!glue_) glue_ = FuseGlue::create(engine_ ? engine_ : throw Napi::Error::New(env, "no FIFO engine: attach() first"), table_);
+    if (!glue_)
+      glue_ = FuseGlue::create(engine_ ? engine_ : throw Napi::Error::New(env, "no FIFO engine: attach() first"), table_,
+                               info[0].As<Napi::String>().Utf8Value());
     return Napi::External<struct fuse_native_hooks>::New(env, glue_->hooks());
   }
 

@@ -147,15 +147,10 @@ TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
   if ((r.err = check_name(name)) != 0) return r;
   std::lock_guard<std::mutex> g(local_);
   if (!acquire()) return TableResult{-EBUSY};
-  const Geometry &geo = set_.geometry();
   r.err = -ENOENT;
-  for (uint32_t i = 0; i < geo.capacity; i++) {
-    ChannelEntry *e = set_.entry(i);
-    if (load_acquire(&e->state) == kLive && strncmp(e->name, name.c_str(), sizeof(e->name)) == 0) {
-      store_release(&e->state, uint32_t(kUnlinked));
-      r = TableResult{0, i, e->generation};
-      break;
-    }
+  if (ChannelEntry *e = find_live_locked(name)) {
+    store_release(&e->state, uint32_t(kUnlinked));
+    r = TableResult{0, uint32_t(e - set_.entry(0)), e->generation};
   }
   if (r.err == 0) {
     sweep_locked();
@@ -171,25 +166,30 @@ TableResult ChannelTable::set_attributes(const std::string &name, const Attribut
   if ((r.err = check_name(name)) != 0) return r;
   std::lock_guard<std::mutex> g(local_);
   if (!acquire()) return TableResult{-EBUSY};
-  const Geometry &geo = set_.geometry();
   r.err = -ENOENT;
-  for (uint32_t i = 0; i < geo.capacity; i++) {
-    ChannelEntry *e = set_.entry(i);
-    if (load_acquire(&e->state) != kLive || strncmp(e->name, name.c_str(), sizeof(e->name)) != 0) continue;
+  if (ChannelEntry *e = find_live_locked(name)) {
     if (change.mode) e->mode = *change.mode & 07777;
     if (change.uid) e->uid = *change.uid;
     if (change.gid) e->gid = *change.gid;
     if (change.atime_ms) e->atime_ms = *change.atime_ms;
     if (change.mtime_ms) e->mtime_ms = *change.mtime_ms;
     e->ctime_ms = now_ms;
-    r = TableResult{0, i, e->generation};
-    break;
+    r = TableResult{0, uint32_t(e - set_.entry(0)), e->generation};
   }
   // Readers cache entries by table version (name_index.h): a new version
   // makes them read the new attributes.
   if (r.err == 0) add_release(&set_.header()->table_version, uint64_t(1));
   release();
   return r;
+}
+
+ChannelEntry *ChannelTable::find_live_locked(const std::string &name) {
+  const Geometry &geo = set_.geometry();
+  for (uint32_t i = 0; i < geo.capacity; i++) {
+    ChannelEntry *e = set_.entry(i);
+    if (load_acquire(&e->state) == kLive && strncmp(e->name, name.c_str(), sizeof(e->name)) == 0) return e;
+  }
+  return nullptr;
 }
 
 int ChannelTable::sweep() {

@@ -76,6 +76,8 @@ class ChannelTable {
   bool acquire();
   void release();
   void sweep_locked();
+  // The live entry of that name, or nullptr. Lock held.
+  ChannelEntry *find_live_locked(const std::string &name);
 
   MemsectionSet &set_;
   uint32_t side_;

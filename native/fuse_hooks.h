@@ -45,6 +45,7 @@ struct fuse_native_hooks {
   void (*loop_ended)(void *ctx);
   /* set by fuse-native: libfuse's own functions, which the addon does not link */
   int (*interrupted)(void);
+  int (*exited)(void); /* the session has ended: a waiting request gives up */
   struct fuse_context *(*context)(void);
   int (*notify_poll)(struct fuse_pollhandle *ph);
   void (*pollhandle_destroy)(struct fuse_pollhandle *ph);

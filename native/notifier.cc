@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "ring.h"
+#include "timing.h"
 
 namespace ivfs {
 namespace {
@@ -18,14 +19,6 @@ long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *timeout)
   // Not FUTEX_PRIVATE: the word is in a MAP_SHARED mapping used by another
   // process, and the kernel keys shared futexes by the backing page.
   return syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
-}
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
 }
 
 }  // namespace

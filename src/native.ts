@@ -86,6 +86,11 @@ export interface EngineOptions {
   spinUs?: number;
   /** Count and time the engine's stages (INTERVMFS_TRACE). */
   trace?: boolean;
+  /**
+   * How long a write waits for the release of readers that are all inside
+   * close() before it writes as if they lived on (default 100 ms).
+   */
+  closingWaitMs?: number;
   /** A request found a channel's shared state impossible; it is answered EIO once this returns. */
   onCorrupt?: (slot: number, generation: number, during: string) => void;
 }
@@ -155,7 +160,8 @@ export interface Memsections {
   engineState(): EngineState | null;
   /** The peer died without detaching: our readers end (EOF once drained), our writers get EPIPE. */
   setPeerDead(dead: boolean): void;
-  fuseHooks(): FuseHooks;
+  /** The hook table for fuse-native's `nativeHooks`; `mountpoint` absolute. */
+  fuseHooks(mountpoint: string): FuseHooks;
   /** libfuse's loop has returned: the mount was ended from outside (fusermount -u, umount, an abort). */
   fuseLoopEnded(): boolean;
   /** The getattr that answers a mknod of `name` shows a FIFO (the kernel checks the type); later ones a regular file. */

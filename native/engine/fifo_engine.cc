@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "../notifier.h"
+#include "../timing.h"
 
 namespace ivfs {
 namespace {
@@ -21,11 +22,6 @@ uint32_t clamp_add(uint32_t v, int delta) {
 // close() has begun in naps of this long, EngineOptions::closing_wait_ms in all.
 constexpr long kClosingNapMs = 5;
 
-uint64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -250,11 +246,11 @@ int64_t FifoEngine::try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, u
   // Bytes that arrive between the copy and the reading of the counts are
   // taken on the next turn; a few turns, then the waiter's re-check.
   for (int turn = 0; turn < 3; turn++) {
-    uint64_t t0 = opts_.trace ? now_ns() : 0;
+    uint64_t t0 = opts_.trace ? monotonic_ns() : 0;
     int64_t n = ring_consume(ring(peer(), f.slot, e), buf, len);
     if (n < 0) return corrupt(f, "read");
     if (n > 0) {
-      if (opts_.trace) stats_.copy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+      if (opts_.trace) stats_.copy_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
       store_relaxed(&r.read_ops, load_relaxed(&r.read_ops) + 1);
       // Pairs with the peer writer's fence after raising producer_waiting.
       full_fence();
@@ -264,7 +260,7 @@ int64_t FifoEngine::try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, u
     Endpoint s;
     if (!endpoint(f, e, s)) return corrupt(f, "read");
     if (s.in_fill > 0) continue;
-    if (peer_dead_.load(std::memory_order_acquire)) return 0;
+    if (peer_dead()) return 0;
     if (s.writers_open == 0 && s.writer_opens != f.eof_baseline) {
       store_release(&r.eof_mark, s.writer_opens);
       return 0;
@@ -274,24 +270,30 @@ int64_t FifoEngine::try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, u
   return kWait;
 }
 
-int64_t FifoEngine::try_write(const OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done) {
+int64_t FifoEngine::try_write(OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done, bool ignore_closing) {
   RingState &r = e->ring[side_];
   Endpoint s;
   if (!endpoint(f, e, s)) return corrupt(f, "write");
-  if (peer_dead_.load(std::memory_order_acquire)) return done > 0 ? int64_t(done) : -EPIPE;
+  if (peer_dead()) return done > 0 ? int64_t(done) : -EPIPE;
   if (s.readers_open == 0 && s.reader_opens != f.epipe_baseline) {
     store_release(&r.epipe_mark, s.reader_opens);
     return done > 0 ? int64_t(done) : -EPIPE;
   }
-  // Every reader is inside close(): wait for its release (EPIPE) or a read.
-  if (s.readers_open > 0 && s.readers_closing >= s.readers_open) return kWait;
+  // Every reader is inside close(): wait for its release (EPIPE) or a read,
+  // once per closing state and for a grace period: a closed descriptor
+  // whose duplicate lives on, unread, in another process sends neither.
+  if (s.readers_open > 0 && s.readers_closing >= s.readers_open) {
+    uint64_t key = (uint64_t(s.reader_opens) << 32) | s.readers_closing;
+    if (ignore_closing) f.closing_waited = key;
+    if (key != f.closing_waited) return kWaitClosing;
+  }
   // PIPE_BUF atomicity: a small write goes in whole or waits.
   uint64_t min_len = len <= kPipeBuf ? len : 1;
-  uint64_t t0 = opts_.trace ? now_ns() : 0;
+  uint64_t t0 = opts_.trace ? monotonic_ns() : 0;
   int64_t n = ring_produce(ring(side_, f.slot, e), buf + done, len - done, min_len);
   if (n < 0) return corrupt(f, "write");
   if (n > 0) {
-    if (opts_.trace) stats_.copy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+    if (opts_.trace) stats_.copy_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
     store_relaxed(&r.write_ops, load_relaxed(&r.write_ops) + 1);
     // Pairs with the peer reader's fence after raising consumer_waiting.
     full_fence();
@@ -306,11 +308,11 @@ bool FifoEngine::sleep(uint32_t seen, const Request &req, int &why) {
   // request was running (not sleeping) would otherwise only be seen when
   // libfuse sends it again, a second later.
   if (!stopped() && !(req.interrupted && req.interrupted())) {
-    uint64_t t0 = opts_.trace ? now_ns() : 0;
+    uint64_t t0 = opts_.trace ? monotonic_ns() : 0;
     wake_.wait(seen, opts_.tick_ms, opts_.spin_us);
     if (opts_.trace) {
       stats_.waits.fetch_add(1, std::memory_order_relaxed);
-      stats_.wait_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+      stats_.wait_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
     }
   }
   if (stopped()) {
@@ -408,6 +410,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   WriteTicket ticket;
   uint64_t done = 0;
   bool registered = false;
+  bool ignore_closing = false;
   int closing_naps = 0;
   int64_t result;
   std::unique_lock<std::mutex> lk(lc.mu);
@@ -416,21 +419,28 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   for (;;) {
     uint32_t seen = wake_.load();
     if (lc.writers.front() == &ticket) {
-      int64_t n = try_write(*f, e, buf, len, done);
+      int64_t n = try_write(*f, e, buf, len, done, ignore_closing);
+      if (n == kWaitClosing) {
+        // Naps (blocking or not): the release usually follows close() by
+        // microseconds. After the grace, write as if the reader lived.
+        if (closing_naps++ * kClosingNapMs >= opts_.closing_wait_ms) {
+          ignore_closing = true;
+          continue;
+        }
+        lk.unlock();
+        wake_.wait(seen, kClosingNapMs, 0);
+        lk.lock();
+        if (stopped() || (req.interrupted && req.interrupted())) {
+          result = done > 0 ? int64_t(done) : stopped() ? -EIO : -EINTR;
+          break;
+        }
+        continue;
+      }
       if (n != kWait) {
         result = n;
         break;
       }
       if (nonblocking(*f, req)) {
-        // As for reads: every reader inside close() is EPIPE once its
-        // release comes; wait briefly for it rather than answer EAGAIN.
-        Endpoint s;
-        if (done == 0 && endpoint(*f, e, s) && s.readers_open > 0 && s.readers_closing >= s.readers_open && closing_naps++ * kClosingNapMs < opts_.closing_wait_ms) {
-          lk.unlock();
-          wake_.wait(seen, kClosingNapMs, 0);
-          lk.lock();
-          continue;
-        }
         result = done > 0 ? int64_t(done) : -EAGAIN;
         break;
       }
@@ -516,7 +526,7 @@ unsigned FifoEngine::poll(uint64_t handle, bool arm) {
   }
   Endpoint s;
   if (!endpoint(*f, e, s)) return POLLERR;
-  bool dead = peer_dead_.load(std::memory_order_acquire);
+  bool dead = peer_dead();
   unsigned ev = 0;
   // As pipe_poll() in the kernel: readable while bytes are queued, hung up
   // once the writers that attached are gone; writable while an atomic write
@@ -539,7 +549,16 @@ void FifoEngine::peer_rang() {
   if (on_readiness) on_readiness();
 }
 
+bool FifoEngine::peer_dead() const {
+  // The mount that died, not the side: a new mount of the peer (its epoch
+  // moved on) is alive from its first word, before our heartbeat watch has
+  // seen it beat.
+  return peer_dead_.load(std::memory_order_acquire) &&
+         load_acquire(&set_->header()->side[peer()].epoch) == dead_epoch_.load(std::memory_order_acquire);
+}
+
 void FifoEngine::set_peer_dead(bool dead) {
+  if (dead) dead_epoch_.store(load_acquire(&set_->header()->side[peer()].epoch), std::memory_order_release);
   if (peer_dead_.exchange(dead) == dead) return;
   wake_.bump();
   if (on_readiness) on_readiness();

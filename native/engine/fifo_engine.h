@@ -118,6 +118,8 @@ class FifoEngine {
   // The notifier thread saw our bell move: wakes waiters (when they do not
   // sleep on the bell themselves) and whoever polls.
   void peer_rang();
+  // The peer's mount died without detaching (its heartbeat stopped). Holds
+  // for that mount only: a new mount of the peer is alive at once.
   void set_peer_dead(bool dead);
   // Wakes every sleeping request to re-check (and ask whether it was
   // interrupted): for callers whose interrupt is a flag, not a signal.
@@ -144,6 +146,9 @@ class FifoEngine {
     uint32_t epipe_baseline;  // reader_opens that EPIPE must differ from
     bool armed = false;       // a poll waits on it (channel lock)
     std::atomic<bool> closing{false};  // flushed and not read since (written under opens_mu_)
+    // The peer's (reader_opens, readers_closing) that a write of this
+    // descriptor already waited a full grace for: not waited for again.
+    uint64_t closing_waited = UINT64_MAX;
   };
   struct WriteTicket {};
   // What this process knows about one channel: its local waiters.
@@ -161,8 +166,12 @@ class FifoEngine {
     uint64_t in_fill, out_space;
   };
   static constexpr int64_t kWait = INT64_MIN;
+  // A write that finds every reader inside close(): wait for their release
+  // (EPIPE) or a read, for a grace period (closing_wait_ms).
+  static constexpr int64_t kWaitClosing = INT64_MIN + 1;
 
   uint32_t peer() const { return 1 - side_; }
+  bool peer_dead() const;
   ChannelEntry *entry_for(uint32_t slot, uint32_t generation) const;
   RingView ring(uint32_t direction, uint32_t slot, ChannelEntry *e) const;
   bool endpoint(const OpenFile &f, ChannelEntry *e, Endpoint &out) const;
@@ -172,7 +181,8 @@ class FifoEngine {
   bool nonblocking(const OpenFile &f, const Request &req) const;
   // One attempt; kWait when the request has to wait. Under the channel lock.
   int64_t try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, uint64_t len);
-  int64_t try_write(const OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done);
+  // kWaitClosing unless `ignore_closing` (the grace is over).
+  int64_t try_write(OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done, bool ignore_closing);
   // Sleeps until the wake word moves from `seen` or a tick passes. False when
   // the request must end now (interrupted, or stop): `why` says which errno.
   bool sleep(uint32_t seen, const Request &req, int &why);
@@ -201,6 +211,7 @@ class FifoEngine {
   std::unique_ptr<LocalChannel[]> locals_;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> peer_dead_{false};
+  std::atomic<uint32_t> dead_epoch_{0};  // the peer's epoch when it was found dead
   std::atomic<uint32_t> waiting_{0};
   EngineStats stats_;
 

@@ -9,37 +9,21 @@
 #include <climits>
 
 #include "../ring.h"
+#include "../timing.h"
 
 namespace ivfs {
-namespace {
-
-uint64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-}  // namespace
 
 uint32_t WakeWord::load() const { return load_acquire(word_); }
 
 WakeWord::Woken WakeWord::wait(uint32_t seen, long timeout_ms, uint32_t spin_us) const {
   if (spin_us > 0) {
-    uint64_t until = now_ns() + uint64_t(spin_us) * 1000;
+    uint64_t until = monotonic_ns() + uint64_t(spin_us) * 1000;
     do {
       for (int i = 0; i < 64; i++) {
         if (load_acquire(word_) != seen) return Woken::kChanged;
         cpu_relax();
       }
-    } while (now_ns() < until);
+    } while (monotonic_ns() < until);
   }
   struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
   // A shared futex for the bell (the peer process wakes it, keyed by the

@@ -75,11 +75,12 @@ export function tcpLoopback(): Channel {
  * Two intervmfs mounts over one set in /dev/shm (in memory, as an ivshmem
  * region is); pair i sends a->b on d<i> and acknowledges b->a on k<i>.
  */
-export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 'futex' | 'poll', pairs: number): Channel {
-  const shm = fs.mkdtempSync(`/dev/shm/intervmfs-bench-${notify}-`);
+export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 'futex' | 'poll', pairs: number, spinUs = 0): Channel {
+  const tag = spinUs ? `${notify}-spin${spinUs}` : notify;
+  const shm = fs.mkdtempSync(`/dev/shm/intervmfs-bench-${tag}-`);
   const set = path.join(shm, 'ms');
-  const a = path.join(dir, `${notify}-a`);
-  const b = path.join(dir, `${notify}-b`);
+  const a = path.join(dir, `${tag}-a`);
+  const b = path.join(dir, `${tag}-b`);
   const mounted: string[] = [];
   const close = () => {
     for (const m of mounted.splice(0)) {
@@ -96,7 +97,7 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
     cli(['format', '--memsections', set, '--channels', String(2 * pairs), '--data-size', `${2 * pairs}M`]);
     for (const [mnt, side] of [[a, 'a'], [b, 'b']]) {
       fs.mkdirSync(mnt);
-      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify, '--log', `${mnt}.log`]);
+      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify, '--log', `${mnt}.log`, ...(spinUs ? ['--spin-us', String(spinUs)] : [])]);
       mounted.push(mnt);
     }
     for (let i = 0; i < pairs; i++) {
@@ -109,7 +110,7 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
   const status = () => JSON.parse(cli(['status', '--json', '--memsections', set])) as { sides: { pid: number }[] };
   const pids = status().sides.map((s) => s.pid);
   return {
-    name: `intervmfs ${notify}`,
+    name: spinUs ? `intervmfs ${notify} spin ${spinUs} µs` : `intervmfs ${notify}`,
     pair: (i) => ({
       sendData: path.join(a, `d${i}`),
       sendAck: path.join(a, `k${i}`),
@@ -120,7 +121,7 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
     diagnose: () => {
       const gone = ['a', 'b'].flatMap((side, i) => {
         if (alive(pids[i])) return [];
-        const log = path.join(dir, `${notify}-${side}.log`);
+        const log = path.join(dir, `${tag}-${side}.log`);
         const logged = fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8')) : '';
         return [`  the side ${side} daemon (pid ${pids[i]}) is gone${logged ? `; its log ${log} ends:\n${logged}` : ''}`];
       });

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { NotifyMode } from '../../src/native';
 import { ChannelRef, EngineSide } from './engine-side';
-import { delay, L, pattern, Peers, ringStateOffset, stateAfter, useScratch, writeU64 } from './helpers';
+import { delay, L, pattern, Peers, ringStateOffset, Scratch, stateAfter, useScratch, writeU64 } from './helpers';
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -48,7 +48,7 @@ async function readExactly(svc: EngineSide, fd: number, total: number, chunk: nu
 
 /** Two mounted sides of one fresh set and a channel "pipe" between them. */
 function fifoFixture(notify: NotifyMode) {
-  const fx = {} as { peers: Peers; A: EngineSide; B: EngineSide; ch: ChannelRef; control: string; ringSize: number };
+  const fx = {} as { peers: Peers; A: EngineSide; B: EngineSide; ch: ChannelRef; control: string; ringSize: number; scratch: Scratch; services: EngineSide[] };
   const services: EngineSide[] = [];
   // Registered before useScratch's hook, so it runs first: requests still
   // waiting when a test fails are answered before the sets are closed.
@@ -56,11 +56,14 @@ function fifoFixture(notify: NotifyMode) {
     for (const svc of services.splice(0)) svc.stop();
   });
   const s = useScratch();
+  fx.scratch = s;
+  fx.services = services;
   beforeEach(async () => {
     const set = s.formatted();
     fx.control = set.paths[0];
     fx.ringSize = set.geometry.ringSize;
-    fx.peers = s.peers(set.paths, notify);
+    // A long grace for readers inside close(): the scenes decide when releases come.
+    fx.peers = s.peers(set.paths, notify, { closingWaitMs: 60_000 });
     fx.A = new EngineSide(fx.peers.a);
     fx.B = new EngineSide(fx.peers.b);
     services.push(fx.A, fx.B);
@@ -262,6 +265,22 @@ describe('FIFO semantics between the two sides', function () {
       const got = read(B, r, 10); // revives the reader, then receives what the writer could now write
       expect(await next).to.equal(3);
       expect((await got).data.toString()).to.equal('two');
+    });
+
+    it('writes on after a grace when a flushed reader never reads again nor is released (its duplicate lives on elsewhere)', async () => {
+      // A pair of its own, with a short grace.
+      const peers = fx.scratch.peers(fx.scratch.formatted().paths, 'futex', { closingWaitMs: 50 });
+      const A2 = new EngineSide(peers.a);
+      const B2 = new EngineSide(peers.b);
+      fx.services.push(A2, B2);
+      const made = await peers.a.createChannel('grace', 0o600, 0, 0, Date.now());
+      const ch2 = { slot: made.slot, generation: made.generation, name: 'grace' };
+      const r = B2.open(ch2, O_RDONLY);
+      const w = A2.open(ch2, O_WRONLY);
+      B2.flush(r);
+      expect(await write(A2, w, Buffer.from('held'))).to.equal(4);
+      expect(await write(A2, w, Buffer.from('more')), 'no second wait for the same closing reader').to.equal(4);
+      expect((await read(B2, r, 10)).data.toString()).to.equal('heldmore');
     });
 
     it('that opened before any reader, writes into the ring for the reader to come', async () => {

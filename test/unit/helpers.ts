@@ -6,7 +6,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { addon, Geometry, Memsections, NotifyMode } from '../../src/native';
+import { addon, Geometry, Memsections, NotifyMode, EngineOptions } from '../../src/native';
 import { MEMSECTION_FILES } from '../../src/memsections/locate';
 
 export const L = addon.layout;
@@ -117,11 +117,11 @@ export class Scratch {
   }
 
   /** Two instances over one set, attached as side a and side b. */
-  peers(paths: string[], notify: NotifyMode = 'futex'): Peers {
+  peers(paths: string[], notify: NotifyMode = 'futex', engine?: EngineOptions): Peers {
     const a = this.open(paths);
     const b = this.open(paths);
-    const epochA = a.attach(SIDE_A, notify, process.pid, 'unit-a', Date.now());
-    const epochB = b.attach(SIDE_B, notify, process.pid, 'unit-b', Date.now());
+    const epochA = a.attach(SIDE_A, notify, process.pid, 'unit-a', Date.now(), engine);
+    const epochB = b.attach(SIDE_B, notify, process.pid, 'unit-b', Date.now(), engine);
     return { a, b, epochA, epochB };
   }
 

@@ -682,12 +682,10 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return info.Env().Undefined();
   }
 
-  // fuseHooks(mountpoint) -> an external for fuse-native's `nativeHooks` mount option.
+  // fuseHooks() -> an external for fuse-native's `nativeHooks` mount option.
   Napi::Value FuseHooks(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    if (!glue_)
-      glue_ = FuseGlue::create(engine_ ? engine_ : throw Napi::Error::New(env, "no FIFO engine: attach() first"), table_,
-                               info[0].As<Napi::String>().Utf8Value());
+    if (!glue_) glue_ = FuseGlue::create(engine_ ? engine_ : throw Napi::Error::New(env, "no FIFO engine: attach() first"), table_);
     return Napi::External<struct fuse_native_hooks>::New(env, glue_->hooks());
   }
 

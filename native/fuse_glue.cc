@@ -2,8 +2,6 @@
 #include "fuse_glue.h"
 
 #include <fuse.h>
-#include <dirent.h>
-#include <limits.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -34,11 +32,10 @@ class GlueCall {
   bool open_;
 };
 
-FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<ChannelTable> table, std::string mountpoint) {
+FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<ChannelTable> table) {
   FuseGlue *g = new FuseGlue();  // never freed: see fuse_glue.h
   g->engine_ = std::move(engine);
   g->table_ = std::move(table);
-  g->mountpoint_ = std::move(mountpoint);
   g->hooks_.version = FUSE_NATIVE_HOOKS_VERSION;
   g->hooks_.size = sizeof(struct fuse_native_hooks);
   g->hooks_.ctx = g;
@@ -163,45 +160,15 @@ int FuseGlue::release(void *ctx, const char *path, struct fuse_file_info *fi) {
   return 0;
 }
 
-namespace {
-
-// Whether process `pid` has `file` open on a descriptor. At FLUSH the
-// descriptor being closed has already left the process's table, so a match
-// is another one: a duplicate that keeps the open file in use.
-bool open_in_process(int32_t pid, const std::string &file) {
-  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-  DIR *d = opendir(dir.c_str());
-  if (!d) return false;
-  bool found = false;
-  char target[PATH_MAX];
-  while (struct dirent *ent = readdir(d)) {
-    if (ent->d_name[0] == '.') continue;
-    ssize_t n = readlinkat(dirfd(d), ent->d_name, target, sizeof(target) - 1);
-    if (n <= 0) continue;
-    target[n] = '\0';
-    if (file == target) {
-      found = true;
-      break;
-    }
-  }
-  closedir(d);
-  return found;
-}
-
-}  // namespace
-
 int FuseGlue::flush(void *ctx, const char *path, struct fuse_file_info *fi) {
   GlueCall call(ctx);
   if (!call.open()) return 0;
-  FuseGlue &g = call.glue();
-  // FUSE sends a flush at every close(2), also of a duplicate: bash's
-  // `exec 5<>chan` opens, dup2s and closes the original. Such a close ends
-  // nothing; counting it as closing would hold the peer's writers. So a
-  // descriptor the closing process still holds elsewhere is not closing.
-  // (One that lives on in another process is caught later: a read or write
-  // revives it, and the peer waits at most a grace period for it.)
-  struct fuse_context *c = g.hooks_.context ? g.hooks_.context() : nullptr;
-  if (path && c && c->pid > 0 && open_in_process(c->pid, g.mountpoint_ + path)) return 0;
+  // FUSE sends a flush at every close(2), also of a duplicate (bash's
+  // `exec 5<>chan` opens, dup2s and closes the original): the engine counts
+  // the descriptor as closing until its release or its next read or write,
+  // and the peer's writers wait for that at most a grace period. (Asking
+  // /proc whether the process holds the file elsewhere deadlocks against an
+  // exec that closes its close-on-exec descriptors under the exec lock.)
   call.engine().flush(fi->fh);
   return 0;
 }

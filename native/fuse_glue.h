@@ -24,9 +24,8 @@ namespace ivfs {
 
 class FuseGlue {
  public:
-  // `table`: for the attribute changes served here (utimens). `mountpoint`:
-  // the absolute path of the mount, to recognise our files in /proc.
-  static FuseGlue *create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<ChannelTable> table, std::string mountpoint);
+  // `table`: for the attribute changes served here (utimens).
+  static FuseGlue *create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<ChannelTable> table);
   struct fuse_native_hooks *hooks() { return &hooks_; }
   // Waits at most `wait_ms` for calls in flight; returns how many remained.
   int close(int wait_ms);
@@ -59,7 +58,6 @@ class FuseGlue {
   std::atomic<bool> loop_ended_{false};
   std::shared_ptr<FifoEngine> engine_;
   std::shared_ptr<ChannelTable> table_;
-  std::string mountpoint_;
 
   std::mutex polls_mu_;
   std::unordered_map<uint64_t, struct fuse_pollhandle *> polls_;  // handle -> kernel's poll handle

@@ -30,5 +30,9 @@ if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$OUT/log"; then
   grep -A30 -E 'ERROR: AddressSanitizer|runtime error:' "$OUT/log" | head -60 >&2
   exit 1
 fi
-grep -qE '^\s+[0-9]+ passing' "$OUT/log" && ! grep -qE '^\s+[0-9]+ failing' "$OUT/log" || { echo "sanitize: unit tests failed" >&2; exit 1; }
+if ! grep -qE '^\s+[0-9]+ passing' "$OUT/log" || grep -qE '^\s+[0-9]+ failing' "$OUT/log"; then
+  echo "sanitize: unit tests failed:" >&2
+  sed -n '/^\s*[0-9]* failing/,$p' "$OUT/log" | head -60 >&2
+  exit 1
+fi
 echo "sanitize: clean"

@@ -160,8 +160,8 @@ export interface Memsections {
   engineState(): EngineState | null;
   /** The peer died without detaching: our readers end (EOF once drained), our writers get EPIPE. */
   setPeerDead(dead: boolean): void;
-  /** The hook table for fuse-native's `nativeHooks`; `mountpoint` absolute. */
-  fuseHooks(mountpoint: string): FuseHooks;
+  /** The hook table for fuse-native's `nativeHooks`. */
+  fuseHooks(): FuseHooks;
   /** libfuse's loop has returned: the mount was ended from outside (fusermount -u, umount, an abort). */
   fuseLoopEnded(): boolean;
   /** The getattr that answers a mknod of `name` shows a FIFO (the kernel checks the type); later ones a regular file. */

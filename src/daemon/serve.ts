@@ -198,7 +198,7 @@ export class Daemon {
       // Loaded here, not at start-up: commands that do not mount never need libfuse.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Fuse: typeof FuseType = require('fuse-native');
-      const fuse = new Fuse(mountpoint, ops, { timeout: false, options: FUSE_OPTIONS, nativeHooks: ms.fuseHooks(fs.realpathSync(mountpoint)) });
+      const fuse = new Fuse(mountpoint, ops, { timeout: false, options: FUSE_OPTIONS, nativeHooks: ms.fuseHooks() });
       await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
       this.fuse = fuse;
       writeRecord({

@@ -75,6 +75,16 @@ describe('integration: the daemon ends with its mount', function () {
         if (state === 'reader blocked') blocked = lab().proc('cat', [path.join(A.mountpoint, 'ch')], { timeoutMs: 40_000 });
         if (state === 'writer blocked') blocked = lab().sh('exec head -c 1000000 /dev/zero > "$1"', [path.join(A.mountpoint, 'ch')], { timeoutMs: 40_000 });
         if (blocked) await waitUntil(() => /fuse|request_wait/.test(wchan(blocked!.child.pid!)), 10_000, `the ${state.split(' ')[0]} blocked in the mount`);
+        if (state === 'writer blocked') {
+          // Blocked because the ring is full, not merely because its first
+          // request is still queued for a busy daemon.
+          for (let tries = 0; ; tries++) {
+            const st = JSON.parse((await lab().cli(['status', '--json', '--memsections', set])).stdout);
+            const ring = st.channels.find((c: { name: string }) => c.name === 'ch').rings[0];
+            if (ring.head - ring.tail === st.geometry.ringSize) break;
+            if (tries > 20) throw new Error('the writer never filled the ring');
+          }
+        }
 
         await ending.end(A);
         if (ending.lazy && blocked) {

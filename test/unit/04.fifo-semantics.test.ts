@@ -452,6 +452,19 @@ describe('FIFO semantics between the two sides', function () {
       expect((await next).data.toString()).to.equal('and more');
     });
 
+    it('a descriptor released while a read of it still waits (an abandoned request): stop answers the read, nothing breaks', async () => {
+      const { A, B, ch } = fx;
+      A.open(ch, O_WRONLY);
+      const r = B.open(ch, O_RDONLY);
+      const abandoned = read(B, r, 100);
+      while (B.waiting < 1) await delay(5);
+      expect(B.release(r), 'released under the waiting read').to.equal(0);
+      expect(await stateAfter(abandoned, 50)).to.equal('pending');
+      B.stop();
+      expect((await abandoned).n).to.equal(EIO);
+      expect(B.waiting).to.equal(0);
+    });
+
     it('leave the other waiting reads of the channel waiting', async () => {
       const { A, B, ch } = fx;
       const w = A.open(ch, O_WRONLY);

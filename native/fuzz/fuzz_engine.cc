@@ -29,6 +29,7 @@
 #include "../channel_table.h"
 #include "../engine/fifo_engine.h"
 #include "../memsection_set.h"
+#include "scratch_set.h"
 
 using namespace ivfs;
 
@@ -45,25 +46,13 @@ struct Fixture {
   uint64_t ring_size, data_size;
 
   Fixture() {
-    char tmpl[] = "/tmp/intervmfs-fuzz-XXXXXX";
-    std::string dir = mkdtemp(tmpl);
-    Geometry g = MemsectionSet::plan_files(kCapacity, kCapacity * kMinRingSize);
-    std::vector<std::string> paths = {dir + "/control", dir + "/data0", dir + "/data1"};
-    uint64_t sizes[3] = {g.control_size, g.data_size, g.data_size};
-    for (int i = 0; i < 3; i++) {
-      int fd = open(paths[i].c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
-      if (fd < 0 || ftruncate(fd, off_t(sizes[i])) != 0) abort();
-      close(fd);
-    }
-    MemsectionSet::format(paths, kCapacity, true);
-    for (uint32_t s = 0; s < kSideCount; s++) {
-      set[s] = std::make_shared<MemsectionSet>(paths);
-      table[s] = std::make_shared<ChannelTable>(*set[s], s);
-      table[s]->stale_ms = 0, table[s]->give_up_ms = 50;  // nobody beats here
-    }
-    // The files are only needed while mapped: nothing is left behind, even by a crash.
-    for (auto &p : paths) unlink(p.c_str());
-    rmdir(dir.c_str());
+    Geometry g = scratch_set(kCapacity, [&](const std::vector<std::string> &paths) {
+      for (uint32_t s = 0; s < kSideCount; s++) {
+        set[s] = std::make_shared<MemsectionSet>(paths);
+        table[s] = std::make_shared<ChannelTable>(*set[s], s);
+        table[s]->stale_ms = 0, table[s]->give_up_ms = 50;  // nobody beats here
+      }
+    });
     TableResult r = table[0]->create(kName, 0644, 0, 0, 0);
     if (r.err != 0) abort();
     slot = r.slot, generation = r.generation;

@@ -16,6 +16,7 @@
 
 #include "../channel_table.h"
 #include "../memsection_set.h"
+#include "scratch_set.h"
 
 using namespace ivfs;
 
@@ -24,26 +25,11 @@ namespace {
 constexpr uint32_t kCapacity = 4;
 
 struct Fixture {
-  std::string dir;
   MemsectionSet *set = nullptr;
   std::vector<uint8_t> pristine;  // the control memsection just after format
 
   Fixture() {
-    char tmpl[] = "/tmp/intervmfs-fuzz-XXXXXX";
-    dir = mkdtemp(tmpl);
-    Geometry g = MemsectionSet::plan_files(kCapacity, kCapacity * kMinRingSize);
-    std::vector<std::string> paths = {dir + "/control", dir + "/data0", dir + "/data1"};
-    uint64_t sizes[3] = {g.control_size, g.data_size, g.data_size};
-    for (int i = 0; i < 3; i++) {
-      int fd = open(paths[i].c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
-      if (fd < 0 || ftruncate(fd, off_t(sizes[i])) != 0) abort();
-      close(fd);
-    }
-    MemsectionSet::format(paths, kCapacity, true);
-    set = new MemsectionSet(paths);
-    // The files are only needed while mapped.
-    for (auto &p : paths) unlink(p.c_str());
-    rmdir(dir.c_str());
+    Geometry g = scratch_set(kCapacity, [&](const std::vector<std::string> &paths) { set = new MemsectionSet(paths); });
     pristine.assign(set->mappings()[0].addr, set->mappings()[0].addr + g.control_size);
   }
 };

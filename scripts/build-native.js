@@ -45,7 +45,9 @@ function linkCli() {
 }
 
 const fuseNative = path.join(root, 'node_modules', 'fuse-native');
-step('apply patches/ to fuse-native', path.join(bin, 'patch-package'), [], root);
+// --error-on-fail: a patch that does not apply stops the install (patch-package
+// otherwise only says so and exits 0).
+step('apply patches/ to fuse-native', path.join(bin, 'patch-package'), ['--error-on-fail'], root);
 // Without the shipped prebuilds a failed build cannot silently fall back to the
 // unpatched addon.
 fs.rmSync(path.join(fuseNative, 'prebuilds'), { recursive: true, force: true });

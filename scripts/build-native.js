@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// Runs as npm's postinstall so that `npm ci` on a fresh machine leaves a working
-// tool: patched fuse-native built from source, our addon, the compiled
-// TypeScript, and `npx intervmfs`. Each step prints what it does and stops the
-// install with a clear message when it fails. Why this shape: docs/decisions/
-// 0003-patched-fuse-native.md and 0004-npx-without-bin-field.md.
+// Runs as npm's postinstall so that `npm ci` on a fresh machine, or `npm install
+// -g` of a packed tarball, leaves a working tool: patched fuse-native and our
+// addon (prebuilt from the tarball where they fit, otherwise built from
+// source), the compiled TypeScript (compiled here in a checkout; shipped in
+// dist/ by a tarball), and in a checkout the link for `npx intervmfs`. Each
+// step prints what it does and stops the install with a clear message when it
+// fails. Why this shape: docs/decisions/0003-patched-fuse-native.md,
+// 0004-npx-without-bin-field.md and 0013-bin-field-and-prebuilds-in-the-tarball.md.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const prebuilds = require('./prebuilds');
 
 const root = path.resolve(__dirname, '..');
 const bin = path.join(root, 'node_modules', '.bin');
@@ -35,8 +39,9 @@ function nodeGyp(cwd) {
 }
 
 function linkCli() {
-  // npm 11's npx cannot run a bin of the root package itself (decision 0004),
-  // so we provide the link that `npx intervmfs` finds.
+  // The checkout's own `intervmfs` in node_modules/.bin: npm scripts and a
+  // shell with node_modules/.bin on PATH find it there (npx itself goes
+  // through the bin field; decision 0004).
   fs.mkdirSync(bin, { recursive: true });
   const link = path.join(bin, 'intervmfs');
   fs.rmSync(link, { force: true });
@@ -45,23 +50,71 @@ function linkCli() {
 }
 
 const fuseNative = path.join(root, 'node_modules', 'fuse-native');
+const builtAddon = path.join(root, 'build', 'Release', 'intervmfs.node');
+const compiledCli = path.join(root, 'dist', 'src', 'cli', 'main.js');
+
+function checkLoads() {
+  process.stderr.write('intervmfs install: check that the patched fuse-native and our addon load\n');
+  const problem = prebuilds.loadProblem();
+  if (problem) {
+    process.stderr.write(`intervmfs install: failed: they do not load: ${problem}\n`);
+    process.exit(1);
+  }
+}
+
+function buildFromSource() {
+  if (prebuilds.sourceBuildForbidden()) {
+    process.stderr.write('intervmfs install: a build from source is needed but INTERVMFS_PREBUILT_ONLY=1 forbids it\n');
+    process.exit(1);
+  }
+  // Without the shipped prebuilds a failed build cannot silently fall back to the
+  // unpatched addon.
+  fs.rmSync(path.join(fuseNative, 'prebuilds'), { recursive: true, force: true });
+  fs.rmSync(path.join(fuseNative, 'build'), { recursive: true, force: true });
+  nodeGyp(fuseNative);
+  nodeGyp(root);
+  checkLoads();
+}
+
+/** Uses the tarball's prebuilds when they fit and load; returns false to build from source instead. */
+function usePrebuilds() {
+  if (prebuilds.isCheckout() || prebuilds.sourceBuildForced() || !prebuilds.fits()) return false;
+  process.stderr.write(`intervmfs install: use the prebuilt binaries for ${prebuilds.tag} (no compiler needed)\n`);
+  prebuilds.place();
+  const problem = prebuilds.loadProblem();
+  if (!problem) return true;
+  process.stderr.write(`intervmfs install: the prebuilt binaries do not load here (${problem}); building from source\n`);
+  return false;
+}
+
+// `npx intervmfs` in a checkout links the checkout into npx's cache the first
+// time and runs this script again (npm_command=exec): the checkout was built
+// by npm ci, so there is nothing to do (decision 0004).
+if (process.env.npm_command === 'exec' && prebuilds.isCheckout() &&
+    fs.existsSync(builtAddon) && fs.existsSync(compiledCli)) {
+  process.stderr.write('intervmfs install: npx links this checkout, which npm ci built already; nothing to do\n');
+  process.exit(0);
+}
+
+prebuilds.requireOwnFuseNative();
 // --error-on-fail: a patch that does not apply stops the install (patch-package
 // otherwise only says so and exits 0).
 step('apply patches/ to fuse-native', path.join(bin, 'patch-package'), ['--error-on-fail'], root);
-// Without the shipped prebuilds a failed build cannot silently fall back to the
-// unpatched addon.
-fs.rmSync(path.join(fuseNative, 'prebuilds'), { recursive: true, force: true });
-fs.rmSync(path.join(fuseNative, 'build'), { recursive: true, force: true });
-nodeGyp(fuseNative);
-step('check that the patched fuse-native loads', process.execPath, ['-e', `
-  const p = require('node-gyp-build').path(${JSON.stringify(fuseNative)});
-  if (!p.endsWith('build/Release/fuse.node')) throw new Error('fuse-native would load ' + p);
-  require(${JSON.stringify(fuseNative)});`], root);
-nodeGyp(root);
-if (fs.existsSync(path.join(bin, 'tsc'))) {
-  step('compile TypeScript', path.join(bin, 'tsc'), ['-p', 'tsconfig.json'], root);
+if (usePrebuilds()) checkLoads();
+else buildFromSource();
+if (prebuilds.isCheckout()) {
+  if (fs.existsSync(path.join(bin, 'tsc'))) {
+    step('compile TypeScript', path.join(bin, 'tsc'), ['-p', 'tsconfig.json'], root);
+  } else {
+    process.stderr.write('intervmfs install: typescript not installed (--omit=dev?); run `npm run build` later\n');
+  }
+  linkCli();
+  process.stderr.write('intervmfs install: done; try `npx intervmfs --help`\n');
 } else {
-  process.stderr.write('intervmfs install: typescript not installed (--omit=dev?); run `npm run build` later\n');
+  // A packed tarball ships the compiled TypeScript (prepack compiles it).
+  if (!fs.existsSync(compiledCli)) {
+    process.stderr.write(`intervmfs install: failed: ${compiledCli} is missing; this tarball was not packed with npm pack\n`);
+    process.exit(1);
+  }
+  process.stderr.write('intervmfs install: done; try `intervmfs --help`\n');
 }
-linkCli();
-process.stderr.write('intervmfs install: done; try `npx intervmfs --help`\n');

@@ -20,6 +20,9 @@ export interface VmBenchOptions {
 const ROOT = path.resolve(__dirname, '../../..');
 
 export async function runVmBench(opts: VmBenchOptions): Promise<void> {
+  if (!fs.existsSync(path.join(ROOT, 'test', 'vm', 'run.sh'))) {
+    throw new UserError('bench --vm boots the test guests of a checkout (test/vm/), which an installed package does not have; run it in a clone of intervmfs', 2);
+  }
   const startedAt = new Date();
   const figures = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-vm-bench-'));
   // Alternating rounds: the host is shared, so neither notifier gets all

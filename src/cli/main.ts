@@ -19,6 +19,7 @@ import { unmount } from '../daemon/unmount';
 import { NOTIFY_MODES, NotifyMode } from '../native';
 import { addDoorbellServerCommand } from './doorbell-server';
 import { intOption, sizeOption } from './options';
+import { fromMountHelper } from './mount-helper';
 
 const MEMSECTIONS_HELP = `memsection set: a folder with control, data0 and data1; one file or region (e.g. /sys/bus/pci/devices/<bdf>/resource2); or ivshmem[:<bdf>] (default: ${path.relative(process.cwd(), defaultMemsectionDir) || '.'})`;
 
@@ -26,7 +27,13 @@ export function buildProgram(): Command {
   const program = new Command('intervmfs')
     .description('Named FIFO channels between virtual machines over shared memory, as a FUSE filesystem')
     .version(require('../../../package.json').version)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nAs mount(8) runs it (mount -t fuse.intervmfs SOURCE MOUNTPOINT -o side=a, or a line in /etc/fstab):\n' +
+        '  intervmfs SOURCE MOUNTPOINT -o side=a|b[,notify=futex|poll|doorbell][,spin-us=N][,log=FILE]\n' +
+        'is `intervmfs mount MOUNTPOINT --memsections SOURCE --side a|b ...`; generic mount options (rw, nofail, _netdev...) are ignored.',
+    );
 
   program
     .command('format')
@@ -168,9 +175,22 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The names (and aliases) the program answers to as commands. */
+export function commandNames(program: Command): Set<string> {
+  const names = new Set(['help']);
+  for (const c of program.commands) {
+    names.add(c.name());
+    for (const a of c.aliases()) names.add(a);
+  }
+  return names;
+}
+
 export async function main(argv: string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    // `intervmfs SOURCE MOUNTPOINT -o side=a,...`: how mount.fuse runs us (mount -t fuse.intervmfs, fstab).
+    const mountForm = fromMountHelper(argv.slice(2), commandNames(program));
+    await program.parseAsync(mountForm ? [...argv.slice(0, 2), ...mountForm] : argv);
   } catch (err) {
     if (err instanceof UserError) {
       console.error(`intervmfs: ${err.message}`);

@@ -2,7 +2,8 @@
 // Prebuilt binaries inside the packed tarball, so that a machine without a
 // compiler can install intervmfs (decision 0013-bin-field-and-prebuilds-in-the-tarball.md).
 //
-//   node scripts/prebuilds.js save        prepack: copy this checkout's binaries into prebuilds/<tag>/
+//   node scripts/prebuilds.js prepack     after tsc: drop compiled files of deleted sources from
+//                                         dist/src/, copy this checkout's binaries into prebuilds/<tag>/
 //   node scripts/prebuilds.js clean       postpack: remove prebuilds/ from the checkout again
 //   node scripts/prebuilds.js preinstall  npm preinstall of an installed package: put a fitting
 //                                         patched fuse.node in place before fuse-native's own
@@ -33,8 +34,10 @@ const FILES = [
   { name: 'libfuse.so.2', dir: path.join(fuseNative, 'build', 'Release'), fuse: true },
 ];
 
+const stage = require.main === module && ['prepack', 'save', 'clean'].includes(process.argv[2]) ? 'pack' : 'install';
+
 function say(text) {
-  process.stderr.write(`intervmfs install: ${text}\n`);
+  process.stderr.write(`intervmfs ${stage}: ${text}\n`);
 }
 
 /** A source checkout, as opposed to an installed package (which has no tsconfig.json). */
@@ -122,6 +125,24 @@ function requireOwnFuseNative() {
   process.exit(1);
 }
 
+/** Removes dist/src files whose TypeScript source is gone (tsc only adds and overwrites). */
+function pruneDist() {
+  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
+  const dist = path.join(root, 'dist', 'src');
+  if (!fs.existsSync(dist)) {
+    say('cannot pack: dist/src is missing; run npm run build');
+    process.exit(1);
+  }
+  for (const file of walk(dist)) {
+    const source = path.join(root, 'src', path.relative(dist, file)).replace(/\.(js|js\.map|d\.ts)$/, '.ts');
+    if (!fs.existsSync(source)) {
+      fs.rmSync(file);
+      say(`removed ${path.relative(root, file)} (its source is gone)`);
+    }
+  }
+}
+
 function preinstall() {
   if (isCheckout() || sourceBuildForced()) return;
   requireOwnFuseNative();
@@ -144,11 +165,14 @@ module.exports = { tag, isCheckout, requireOwnFuseNative, hasCompiler, sourceBui
 
 if (require.main === module) {
   const command = process.argv[2];
-  if (command === 'save') save();
+  if (command === 'prepack') {
+    pruneDist();
+    save();
+  } else if (command === 'save') save();
   else if (command === 'clean') fs.rmSync(prebuildsDir, { recursive: true, force: true });
   else if (command === 'preinstall') preinstall();
   else {
-    process.stderr.write('usage: node scripts/prebuilds.js save|clean|preinstall\n');
+    process.stderr.write('usage: node scripts/prebuilds.js prepack|save|clean|preinstall\n');
     process.exit(64);
   }
 }

@@ -18,6 +18,6 @@ stage "shell transfer tests" bash test/shell/run.sh
 echo "=== summary"
 printf '  %s\n' "${results[@]}"
 # Nothing may be left behind: no mount, no daemon, no shared-memory file.
-leftovers=$(grep ' fuse.intervmfs ' /proc/mounts; pgrep -af 'intervmfs.js mount' ; ls /dev/shm | grep -i intervmfs)
+leftovers=$(grep ' fuse.intervmfs ' /proc/mounts; pgrep -af 'intervmfs(\.js)? mount' ; ls /dev/shm | grep -i intervmfs)
 if [ -n "$leftovers" ]; then echo "  FAILED  left behind:"; echo "$leftovers"; status=1; fi
 exit $status

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# intervmfs as an installed tool, mounted the way sshfs is: packs the checkout
+# with npm pack, installs the tarball globally into a temporary prefix put first
+# on PATH, mounts side a with `mount -t fuse.intervmfs SET A -o side=a` and
+# side b through a private fstab file (`mount -T FSTAB B`), both through the
+# system's mount.fuse helper, moves a line from a to b, unmounts both with
+# umount(8) and checks that no daemon is left and nothing is mounted.
+# Skipped (exit 0) where mount.fuse is missing (Debian: apt-get install fuse3).
+source "$(dirname "$0")/lib.sh"
+
+if ! { command -v mount.fuse || [ -x /sbin/mount.fuse ] || [ -x /usr/sbin/mount.fuse ]; } >/dev/null 2>&1; then
+  echo "$TEST_NAME: skipped: mount.fuse is not installed (Debian: apt-get install fuse3)"
+  exit 0
+fi
+
+WORK=$(mktemp -d /tmp/intervmfs-shell.XXXXXX)
+SHM=$(mktemp -d /dev/shm/intervmfs-shell.XXXXXX)
+MS=$SHM/ms
+A=$WORK/a B=$WORK/b C=$WORK/c
+mkdir -p "$A" "$B" "$C"
+# run.sh runs this once per notifier: the second run reuses the first's install.
+if [ -n "${PAYLOADS:-}" ]; then PKG=$PAYLOADS/t60-pkg; else PKG=$WORK/pkg; fi
+PREFIX=$PKG/prefix
+IVFS_INSTALLED=$PREFIX/bin/intervmfs
+
+# A daemon records itself in /run/intervmfs/<first 16 hex of sha1(mount point)>.json
+# (src/daemon/registry.ts). Its pid is taken from there rather than from a
+# scan of every process: pgrep blocks while any process on the machine is
+# stuck with its memory map locked.
+RUNTIME=${INTERVMFS_RUNTIME_DIR:-/run/intervmfs}
+record() { echo "$RUNTIME/$(printf %s "$1" | sha1sum | cut -c1-16).json"; }
+daemon_pid() { sed -n 's/^ *"pid": *\([0-9][0-9]*\),*$/\1/p' "$(record "$1")" 2>/dev/null; }
+alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -qs '^State:.*zombie' "/proc/$1/status"; }
+# Any daemon of this test, also unrecorded ones: a bounded scan, for cleanup only.
+daemons() { timeout 10 pgrep -f "intervmfs(\.js)? mount $WORK/"; }
+mounted() { grep -qs " $1 " /proc/mounts; }
+PID_A= PID_B=
+
+cleanup_t60() {
+  local rc=$?
+  set +e
+  jobs -p | xargs -r kill -KILL 2>/dev/null
+  for m in "$A" "$B" "$C"; do
+    if mounted "$m"; then
+      "$IVFS_INSTALLED" unmount --force "$m" >/dev/null 2>&1 || $IVFS unmount --force "$m" >/dev/null 2>&1
+      mounted "$m" && umount -l "$m" 2>/dev/null
+    fi
+  done
+  for pid in $PID_A $PID_B $(daemons); do kill -KILL "$pid" 2>/dev/null; done
+  rm -rf "$WORK" "$SHM"
+  exit $rc
+}
+trap cleanup_t60 EXIT
+trap 'exit 130' INT TERM
+
+# (a) Pack and install into a temporary prefix, first on PATH.
+if [ ! -x "$IVFS_INSTALLED" ]; then
+  mkdir -p "$PKG"
+  say "npm pack, then npm install -g --prefix $PREFIX (log: $PKG/install.log)"
+  if ! (cd "$ROOT" && npm pack --pack-destination "$PKG" >"$PKG/pack.log" 2>&1); then
+    tail -n 30 "$PKG/pack.log"; echo "npm pack failed"; exit 1
+  fi
+  if ! npm install -g --prefix "$PREFIX" --no-audit --no-fund --foreground-scripts "$PKG"/intervmfs-*.tgz >"$PKG/install.log" 2>&1; then
+    tail -n 30 "$PKG/install.log"; echo "npm install -g of the tarball failed"; exit 1
+  fi
+fi
+export PATH=$PREFIX/bin:$PATH
+check "intervmfs on PATH is the installed one" [ "$(command -v intervmfs)" = "$IVFS_INSTALLED" ]
+check "the tarball carries no checkout-only files (tests, memsections, mount, src)" \
+  bash -c "! tar tzf $PKG/intervmfs-*.tgz | grep -Eq '^package/(test|memsections|mount|src|dist/test)/'"
+check "the install used the prebuilt binaries (no compiler needed)" grep -q 'use the prebuilt binaries' "$PKG/install.log"
+check "intervmfs --version prints the package's version" \
+  [ "$(intervmfs --version)" = "$(node -p "require('$ROOT/package.json').version")" ]
+
+# (b) Format, mount a with mount -t, b through a private fstab.
+intervmfs format --memsections "$MS" >/dev/null || { echo "format failed"; exit 1; }
+mount -t fuse.intervmfs "$MS" "$A" -o "side=a,notify=$NOTIFY,log=$WORK/a.log"; rc=$?
+check "mount -t fuse.intervmfs SET A -o side=a,notify=$NOTIFY returns 0 once mounted" [ $rc -eq 0 ]
+check "side a is mounted as fuse.intervmfs" grep -qs " $A fuse.intervmfs " /proc/mounts
+echo "$MS $B fuse.intervmfs side=b,nofail,notify=$NOTIFY,log=$WORK/b.log 0 0" > "$WORK/fstab"
+mount -T "$WORK/fstab" "$B"; rc=$?
+check "mount -T FSTAB B (side=b,nofail) returns 0 once mounted" [ $rc -eq 0 ]
+check "side b is mounted as fuse.intervmfs" grep -qs " $B fuse.intervmfs " /proc/mounts
+PID_A=$(daemon_pid "$A") PID_B=$(daemon_pid "$B")
+from_prefix() { alive "$1" && timeout 5 tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "^[^ ]*node $PREFIX/"; }
+both_from_prefix() { from_prefix "$PID_A" && from_prefix "$PID_B"; }
+check "both daemons (pids ${PID_A:-none} and ${PID_B:-none}) run from the installed package" both_from_prefix
+intervmfs status --memsections "$MS" > "$WORK/status.txt"
+check "status shows both sides attached" bash -c "grep -q '^  a: attached' '$WORK/status.txt' && grep -q '^  b: attached' '$WORK/status.txt'"
+
+# Refusals come back through mount(8) with the reason.
+mount -t fuse.intervmfs "$MS" "$C" -o side=a,bogus 2> "$WORK/bogus.err"; rc=$?
+check "an unknown option is refused (status $rc): $(head -c 80 "$WORK/bogus.err")" \
+  bash -c "[ $rc -ne 0 ] && grep -q \"unknown mount option 'bogus'\" '$WORK/bogus.err'"
+mount -t fuse.intervmfs "$MS" "$C" -o side=a 2> "$WORK/busy.err"; rc=$?
+check "a side already served is refused (status $rc)" bash -c "[ $rc -ne 0 ] && ! grep -qs ' $C ' /proc/mounts"
+
+# (c) A line from a to b.
+mknod "$A/line" p
+timeout 10 cat "$B/line" > "$WORK/line.out" &
+reader=$!
+echo "hello through mount -t fuse.intervmfs" > "$A/line"
+wait $reader; rc=$?
+check "a line written on side a is read on side b, then EOF" \
+  [ $rc -eq 0 -a "$(cat "$WORK/line.out")" = "hello through mount -t fuse.intervmfs" ]
+
+# (d) umount(8) ends both mounts, (e) and their daemons.
+umount "$A"; rc_a=$?
+umount "$B"; rc_b=$?
+check "umount A and umount B succeed" [ $rc_a -eq 0 -a $rc_b -eq 0 ]
+for _ in $(seq 50); do alive "$PID_A" || alive "$PID_B" || break; sleep 0.2; done
+both_ended() { ! alive "$PID_A" && ! alive "$PID_B"; }
+check "both daemons have ended within 10 s of umount" both_ended
+check "and removed their records" [ ! -e "$(record "$A")" -a ! -e "$(record "$B")" ]
+check "nothing is mounted under the test folder" bash -c "! grep -qs ' $WORK/' /proc/mounts"
+finish

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { BASELINE, ratio, REFERENCE, Row, speedup } from '../../src/bench/results';
 import { median, percentile } from '../../src/bench/stats';
-import { renderSvg } from '../../src/bench/svg';
+import { labelWidth, renderSvg } from '../../src/bench/svg';
 import { renderTable } from '../../src/bench/table';
 
 const rows: Row[] = [
@@ -43,5 +43,21 @@ describe('bench report', () => {
     expect(svg.match(/<title>intervmfs futex: /g)).to.have.length(2);
     expect(svg.match(/<title>kvmtool shm\+irq \(published\): /g)).to.have.length(1);
     expect(svg).not.to.include('<title>kernel FIFO');
+  });
+
+  it('makes the label column as wide as the longest label, so that none is cut off at the left edge', () => {
+    const labelX = (svg: string) => [...svg.matchAll(/<text x="([\d.]+)" y="[\d.]+" text-anchor="end">([^<]*)</g)].map((m) => ({ x: Number(m[1]), text: m[2] }));
+    const svgWidth = (svg: string) => Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]);
+    const long: Row = { workload: '16 channels at once, 128 KiB writes', metric: 'MB/s total', better: 'higher', values: { [BASELINE]: 1, 'intervmfs futex': 2 } };
+    const short = renderSvg(rows, [BASELINE, 'intervmfs futex'], 't');
+    const wide = renderSvg([...rows, long], [BASELINE, 'intervmfs futex'], 't');
+    for (const svg of [short, wide]) {
+      for (const { x, text } of labelX(svg)) expect(x - labelWidth(text), text).to.be.at.least(10);
+    }
+    // 0.6 em a character at 11 px: the 48 characters of the long label need about 317 px.
+    expect(labelWidth('16 channels at once, 128 KiB writes (MB/s total)')).to.equal(317);
+    expect(labelX(wide)[0].x).to.be.above(labelX(short)[0].x);
+    // The plot keeps its width: the chart grows by what the labels gained.
+    expect(svgWidth(wide) - svgWidth(short)).to.equal(labelX(wide)[0].x - labelX(short)[0].x);
   });
 });

@@ -190,6 +190,9 @@ export async function main(argv: string[]): Promise<void> {
     const program = buildProgram();
     // `intervmfs SOURCE MOUNTPOINT -o side=a,...`: how mount.fuse runs us (mount -t fuse.intervmfs, fstab).
     const mountForm = fromMountHelper(argv.slice(2), commandNames(program));
+    // mount(8) clears PATH before it runs mount.fuse (util-linux sanitizes the
+    // environment); the daemon inherits ours and runs umount and modprobe.
+    if (mountForm && !process.env.PATH) process.env.PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     await program.parseAsync(mountForm ? [...argv.slice(0, 2), ...mountForm] : argv);
   } catch (err) {
     if (err instanceof UserError) {

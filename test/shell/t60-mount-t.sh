@@ -5,13 +5,28 @@
 # side b through a private fstab file (`mount -T FSTAB B`), both through the
 # system's mount.fuse helper, moves a line from a to b, unmounts both with
 # umount(8) and checks that no daemon is left and nothing is mounted.
-# Skipped (exit 0) where mount.fuse is missing (Debian: apt-get install fuse3).
+#
+# mount(8) clears PATH before it runs mount.fuse (util-linux sanitizes the
+# environment, also for root), and mount.fuse's /bin/sh then looks for
+# `intervmfs` in its default path (/usr/local/sbin:/usr/local/bin:/usr/sbin:
+# /usr/bin:/sbin:/bin), and `#!/usr/bin/env node` for node in /bin:/usr/bin.
+# So for the length of the test /usr/local/bin/intervmfs links to the
+# temporary install, as `npm install -g` with prefix /usr/local would put it.
+#
+# Skipped (exit 0, with the reason) where mount.fuse is missing (Debian:
+# apt-get install fuse3), node is not in /usr/bin or /bin, or another
+# intervmfs sits in /usr/local/sbin or /usr/local/bin.
 source "$(dirname "$0")/lib.sh"
 
-if ! { command -v mount.fuse || [ -x /sbin/mount.fuse ] || [ -x /usr/sbin/mount.fuse ]; } >/dev/null 2>&1; then
-  echo "$TEST_NAME: skipped: mount.fuse is not installed (Debian: apt-get install fuse3)"
-  exit 0
-fi
+skip() { echo "$TEST_NAME: skipped: $*"; exit 0; }
+{ command -v mount.fuse || [ -x /sbin/mount.fuse ] || [ -x /usr/sbin/mount.fuse ]; } >/dev/null 2>&1 ||
+  skip "mount.fuse is not installed (Debian: apt-get install fuse3)"
+[ -x /usr/bin/node ] || [ -x /bin/node ] ||
+  skip "node is not in /usr/bin or /bin, where a program that mount(8) runs finds it"
+LINK=/usr/local/bin/intervmfs
+for other in /usr/local/sbin/intervmfs "$LINK"; do
+  [ -e "$other" ] || [ -L "$other" ] && skip "$other exists, and mount(8) would run it instead of the package under test"
+done
 
 WORK=$(mktemp -d /tmp/intervmfs-shell.XXXXXX)
 SHM=$(mktemp -d /dev/shm/intervmfs-shell.XXXXXX)
@@ -39,6 +54,7 @@ PID_A= PID_B=
 cleanup_t60() {
   local rc=$?
   set +e
+  [ "$(readlink "$LINK" 2>/dev/null)" = "$IVFS_INSTALLED" ] && rm -f "$LINK"
   jobs -p | xargs -r kill -KILL 2>/dev/null
   for m in "$A" "$B" "$C"; do
     if mounted "$m"; then
@@ -66,6 +82,9 @@ if [ ! -x "$IVFS_INSTALLED" ]; then
 fi
 export PATH=$PREFIX/bin:$PATH
 check "intervmfs on PATH is the installed one" [ "$(command -v intervmfs)" = "$IVFS_INSTALLED" ]
+mkdir -p "$(dirname "$LINK")" && ln -s "$IVFS_INSTALLED" "$LINK"
+check "mount.fuse's shell, without PATH, finds the installed intervmfs" \
+  [ "$(env -i /bin/sh -c 'readlink -f "$(command -v intervmfs)"')" = "$(readlink -f "$IVFS_INSTALLED")" ]
 check "the tarball carries no checkout-only files (tests, memsections, mount, src)" \
   bash -c "! tar tzf $PKG/intervmfs-*.tgz | grep -Eq '^package/(test|memsections|mount|src|dist/test)/'"
 check "the install used the prebuilt binaries (no compiler needed)" grep -q 'use the prebuilt binaries' "$PKG/install.log"
@@ -82,7 +101,13 @@ mount -T "$WORK/fstab" "$B"; rc=$?
 check "mount -T FSTAB B (side=b,nofail) returns 0 once mounted" [ $rc -eq 0 ]
 check "side b is mounted as fuse.intervmfs" grep -qs " $B fuse.intervmfs " /proc/mounts
 PID_A=$(daemon_pid "$A") PID_B=$(daemon_pid "$B")
-from_prefix() { alive "$1" && timeout 5 tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "^[^ ]*node $PREFIX/"; }
+# The daemon is `node <script> mount ...`: its script must resolve into the install.
+from_prefix() {
+  alive "$1" || return 1
+  local script
+  script=$(timeout 5 tr '\0' '\n' < "/proc/$1/cmdline" | sed -n 2p)
+  case "$(readlink -f "$script")" in "$PREFIX"/*) return 0 ;; *) say "pid $1 runs $script"; return 1 ;; esac
+}
 both_from_prefix() { from_prefix "$PID_A" && from_prefix "$PID_B"; }
 check "both daemons (pids ${PID_A:-none} and ${PID_B:-none}) run from the installed package" both_from_prefix
 intervmfs status --memsections "$MS" > "$WORK/status.txt"

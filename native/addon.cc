@@ -26,6 +26,7 @@
 #include "memsection_set.h"
 #include "name_index.h"
 #include "notifier.h"
+#include "open_counts.h"
 #include "ring.h"
 
 namespace ivfs {
@@ -59,11 +60,6 @@ NotifyMode notify_mode(Napi::Env env, const std::string &name) {
 
 const char *notify_name(uint32_t mode) {
   return mode == kNotifyFutex ? "futex" : mode == kNotifyDoorbell ? "doorbell" : mode == kNotifyPoll ? "poll" : "unknown";
-}
-
-uint32_t clamp_add(uint32_t v, int delta) {
-  if (delta < 0 && v < uint32_t(-delta)) return 0;  // a scribbled count never wraps below zero
-  return v + uint32_t(delta);
 }
 
 class TableWorker : public Napi::AsyncWorker {
@@ -541,17 +537,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     if (!e) return Napi::Boolean::New(env, false);
     bool reading = info[2].As<Napi::Boolean>(), writing = info[3].As<Napi::Boolean>();
     int delta = info[4].As<Napi::Number>().Int32Value();
-    store_release(&e->side_open[side_], clamp_add(load_acquire(&e->side_open[side_]), delta));
-    if (reading) {
-      RingState &in = e->ring[peer()];
-      store_release(&in.readers_open, clamp_add(load_acquire(&in.readers_open), delta));
-      if (delta > 0) store_release(&in.reader_opens, load_acquire(&in.reader_opens) + 1);
-    }
-    if (writing) {
-      RingState &out = e->ring[side_];
-      store_release(&out.writers_open, clamp_add(load_acquire(&out.writers_open), delta));
-      if (delta > 0) store_release(&out.writer_opens, load_acquire(&out.writer_opens) + 1);
-    }
+    adjust_open_counts(e, side_, reading, writing, delta);
     ring_peer();  // opens and closes decide the peer's EOF and EPIPE
     return Napi::Boolean::New(env, true);
   }

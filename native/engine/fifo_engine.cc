@@ -8,20 +8,15 @@
 #include <cerrno>
 
 #include "../notifier.h"
+#include "../open_counts.h"
 #include "../timing.h"
 
 namespace ivfs {
 namespace {
 
-uint32_t clamp_add(uint32_t v, int delta) {
-  if (delta < 0 && v < uint32_t(-delta)) return 0;  // a scribbled count never wraps below zero
-  return v + uint32_t(delta);
-}
-
 // A non-blocking request waits for the release of a descriptor whose
 // close() has begun in naps of this long, EngineOptions::closing_wait_ms in all.
 constexpr long kClosingNapMs = 5;
-
 
 }  // namespace
 
@@ -85,19 +80,7 @@ int64_t FifoEngine::corrupt(const OpenFile &f, const char *during) {
 
 void FifoEngine::ring_peer() { ring_bell(set_->header()->side[peer()], doorbell_.get()); }
 
-void FifoEngine::adjust_open(ChannelEntry *e, const OpenFile &f, int delta) {
-  store_release(&e->side_open[side_], clamp_add(load_acquire(&e->side_open[side_]), delta));
-  if (f.reading) {
-    RingState &in = e->ring[peer()];
-    store_release(&in.readers_open, clamp_add(load_acquire(&in.readers_open), delta));
-    if (delta > 0) store_release(&in.reader_opens, load_acquire(&in.reader_opens) + 1);
-  }
-  if (f.writing) {
-    RingState &out = e->ring[side_];
-    store_release(&out.writers_open, clamp_add(load_acquire(&out.writers_open), delta));
-    if (delta > 0) store_release(&out.writer_opens, load_acquire(&out.writer_opens) + 1);
-  }
-}
+void FifoEngine::adjust_open(ChannelEntry *e, const OpenFile &f, int delta) { adjust_open_counts(e, side_, f.reading, f.writing, delta); }
 
 void FifoEngine::set_closing(ChannelEntry *e, OpenFile &f, bool closing) {
   if (f.closing.load() == closing) return;

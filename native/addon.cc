@@ -106,7 +106,6 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("endpointState", &Memsections::EndpointState),
                            InstanceMethod("adjustOpen", &Memsections::AdjustOpen),
                            InstanceMethod("markEnd", &Memsections::MarkEnd),
-                           InstanceMethod("setWaiting", &Memsections::SetWaiting),
                            InstanceMethod("engineOpen", &Memsections::EngineOpen),
                            InstanceMethod("engineRelease", &Memsections::EngineRelease),
                            InstanceMethod("engineFlush", &Memsections::EngineFlush),
@@ -256,7 +255,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     return Napi::Number::New(env, epoch_);
   }
 
-  // options: { spinUs, trace, closingWaitMs, onCorrupt(slot, generation, during) }.
+  // options: { spinUs, trace, closingWaitMs, tickMs, onCorrupt(slot, generation, during) }.
   // onCorrupt runs on the JavaScript thread; the request that found the
   // damage waits (up to a second) until it has run, so the reason is in the
   // log before the program sees EIO.
@@ -271,9 +270,10 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       if (opt.Get("spinUs").IsNumber()) o.spin_us = opt.Get("spinUs").As<Napi::Number>().Uint32Value();
       o.trace = opt.Get("trace").ToBoolean().Value();
       if (opt.Get("closingWaitMs").IsNumber()) o.closing_wait_ms = opt.Get("closingWaitMs").As<Napi::Number>().Int64Value();
+      if (opt.Get("tickMs").IsNumber()) o.tick_ms = std::max<int64_t>(1, opt.Get("tickMs").As<Napi::Number>().Int64Value());
       if (opt.Get("onCorrupt").IsFunction()) on_corrupt = opt.Get("onCorrupt").As<Napi::Function>();
     }
-    engine_ = std::make_shared<FifoEngine>(set_, table_, names_, doorbell_, o, mode == kNotifyFutex ? &s.bell : nullptr);
+    engine_ = std::make_shared<FifoEngine>(set_, table_, names_, doorbell_, o, mode == kNotifyFutex);
     if (!on_corrupt.IsEmpty()) {
       corrupt_tsfn_ = Napi::ThreadSafeFunction::New(env, on_corrupt, "intervmfs-corrupt", 0, 1);
       corrupt_tsfn_.Unref(env);
@@ -472,7 +472,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     if (n > 0) {
       store_relaxed(&r.read_ops, load_relaxed(&r.read_ops) + 1);
       full_fence();
-      if (load_relaxed(&r.producer_waiting)) ring_peer();
+      wake_ring_waiters(set_->header()->side[peer()], load_relaxed(&r.producer_waiting), &r.producer_wake, doorbell_.get());
     }
     return Napi::Number::New(env, double(n));
   }
@@ -493,7 +493,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     if (n > 0) {
       store_relaxed(&r.write_ops, load_relaxed(&r.write_ops) + 1);
       full_fence();
-      if (load_relaxed(&r.consumer_waiting)) ring_peer();
+      wake_ring_waiters(set_->header()->side[peer()], load_relaxed(&r.consumer_waiting), &r.consumer_wake, doorbell_.get());
     }
     return Napi::Number::New(env, double(n));
   }
@@ -551,21 +551,6 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     if (!e) return Napi::Boolean::New(env, false);
     if (!info[2].IsUndefined()) store_release(&e->ring[peer()].eof_mark, info[2].As<Napi::Number>().Uint32Value());
     if (!info[3].IsUndefined()) store_release(&e->ring[side_].epipe_mark, info[3].As<Napi::Number>().Uint32Value());
-    return Napi::Boolean::New(env, true);
-  }
-
-  // setWaiting(slot, gen, readerWaits, writerWaits): announces that this
-  // side sleeps until the peer produces (reader) or consumes (writer). The
-  // caller re-checks the ring after this call: the fence pairs with the one
-  // in produce/consume so that either we see the progress or the peer sees
-  // the flag and rings.
-  Napi::Value SetWaiting(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    ChannelEntry *e = entry_for(env, info[0], info[1]);
-    if (!e) return Napi::Boolean::New(env, false);
-    store_relaxed(&e->ring[peer()].consumer_waiting, info[2].As<Napi::Boolean>().Value() ? 1u : 0u);
-    store_relaxed(&e->ring[side_].producer_waiting, info[3].As<Napi::Boolean>().Value() ? 1u : 0u);
-    full_fence();
     return Napi::Boolean::New(env, true);
   }
 

@@ -29,7 +29,10 @@ constexpr uint64_t kMagic = 0x31534654564e4949ull;  // "IINVTFS1" read as bytes
 //    padding), so touch, chmod and the directory's times are shared; a
 //    ring's readers_closing and writers_closing (former padding), for EPIPE
 //    and end of file right after close().
-constexpr uint32_t kLayoutVersion = 2;
+// 3: a ring's consumer_wake and producer_wake (former padding), so a waiting
+//    request sleeps on its own ring's word instead of the side's bell; the
+//    waiting flags became bit sets (kWaitingRequest, kWaitingPoll).
+constexpr uint32_t kLayoutVersion = 3;
 
 constexpr uint32_t kSideCount = 2;       // side a = 0, side b = 1
 constexpr uint32_t kNameMax = 63;        // bytes of a channel name, without NUL
@@ -54,6 +57,14 @@ enum NotifyMode : uint32_t {
   kNotifyFutex = 1,
   kNotifyDoorbell = 2,
 };
+
+// Bits of a ring's consumer_waiting / producer_waiting: who waits, and so how
+// to wake them. A request sleeps on the ring's own wake word when its side
+// uses the futex notifier (else on the side's bell, through the notifier
+// thread); an armed poll always hears the side's bell. Any other bit set
+// (a peer of another mind) is answered with the bell.
+constexpr uint32_t kWaitingRequest = 1;
+constexpr uint32_t kWaitingPoll = 2;
 
 // Per-side liveness and wake-up state. Written by the side it describes,
 // except `bell`, which the peer increments to wake this side.
@@ -88,26 +99,35 @@ struct alignas(64) RingState {
   uint64_t head;            // bytes ever produced (release after the copy)
   uint32_t writers_open;    // descriptors of the producer side open for write
   uint32_t writer_opens;    // opens for write ever (EOF bookkeeping, wraps)
-  uint32_t producer_waiting;  // 1 while a writer waits for space
+  uint32_t producer_waiting;  // kWaiting* bits while a writer waits for space or a poll for POLLOUT
   uint32_t epipe_mark;      // reader_opens value at which writers saw EPIPE
   uint64_t write_ops;       // statistics
   // Writers whose close() has begun (FUSE flush) but whose release has not
   // come yet: a reader that finds every writer closing waits for the
   // release (then end of file) instead of answering EAGAIN.
   uint32_t writers_closing;
-  uint8_t pad0[28];
+  // The futex word the consumer side's waiting reads sleep on (futex
+  // notifier). The producer adds 1 after progress a waiting reader needs;
+  // the consumer side adds 1 too, to wake its own sleepers (stop, peer
+  // death). The value means nothing; only its change does.
+  uint32_t consumer_wake;
+  uint8_t pad0[24];
   // --- written by the consumer side only ---
   alignas(64) uint64_t tail;  // bytes ever consumed (release after the copy)
   uint32_t readers_open;      // descriptors of the consumer side open for read
   uint32_t reader_opens;      // opens for read ever (EPIPE bookkeeping, wraps)
-  uint32_t consumer_waiting;  // 1 while a reader waits for data
+  uint32_t consumer_waiting;  // kWaiting* bits while a reader waits for data or a poll for POLLIN
   uint32_t eof_mark;          // writer_opens value at which readers saw EOF
   uint64_t read_ops;          // statistics
   // Readers whose close() has begun (FUSE flush) but whose release has not
   // come yet. A writer that finds every reader closing waits for the
   // release (then EPIPE) or for a read (the descriptor lives on elsewhere).
   uint32_t readers_closing;
-  uint8_t pad1[28];
+  // The futex word the producer side's waiting writes sleep on: the
+  // consumer adds 1 after freeing space a waiting writer needs, the
+  // producer side to wake its own (the next writer in line, stop).
+  uint32_t producer_wake;
+  uint8_t pad1[24];
 };
 static_assert(sizeof(RingState) == 128, "RingState layout");
 
@@ -171,7 +191,8 @@ static_assert(offsetof(ChannelEntry, ctime_ms) == 24 && offsetof(ChannelEntry, n
               "LAYOUT.md channel entry");
 static_assert(offsetof(RingState, epipe_mark) == 20 && offsetof(RingState, tail) == 64 && offsetof(RingState, eof_mark) == 84 &&
                   offsetof(RingState, read_ops) == 88 && offsetof(RingState, readers_closing) == 96 &&
-                  offsetof(RingState, writers_closing) == 32,
+                  offsetof(RingState, writers_closing) == 32 && offsetof(RingState, consumer_wake) == 36 &&
+                  offsetof(RingState, producer_wake) == 100,
               "LAYOUT.md ring state");
 
 inline uint64_t control_size_for(uint32_t capacity) {

@@ -33,6 +33,16 @@ void ring_bell(SideState &side, Doorbell *doorbell) {
   if (mode == kNotifyDoorbell && doorbell) doorbell->ring(load_acquire(&side.doorbell_id));
 }
 
+void wake_ring_waiters(SideState &sleeper, uint32_t waiting, uint32_t *ring_word, Doorbell *doorbell) {
+  if (waiting == 0) return;
+  bool futex_sleeper = load_acquire(&sleeper.notify_mode) == kNotifyFutex;
+  if (futex_sleeper && (waiting & kWaitingRequest)) {
+    add_release(ring_word, 1u);
+    futex(ring_word, FUTEX_WAKE, INT_MAX, nullptr);
+  }
+  if (!futex_sleeper || (waiting & ~kWaitingRequest)) ring_bell(sleeper, doorbell);
+}
+
 Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring)
     : mine_(mine), mode_(mode), doorbell_(doorbell), on_ring_(std::move(on_ring)) {
   // Read the bell here, not in the thread: a ring that lands between this

@@ -91,6 +91,11 @@ export interface EngineOptions {
    * close() before it writes as if they lived on (default 100 ms).
    */
   closingWaitMs?: number;
+  /**
+   * Longest sleep before a waiting request re-checks on its own (default
+   * 200 ms). Tests make it long, so a lost wake-up hangs instead of hiding.
+   */
+  tickMs?: number;
   /** A request found a channel's shared state impossible; it is answered EIO once this returns. */
   onCorrupt?: (slot: number, generation: number, during: string) => void;
 }
@@ -140,7 +145,6 @@ export interface Memsections {
   endpointState(slot: number, generation: number, out: Float64Array): boolean;
   adjustOpen(slot: number, generation: number, reading: boolean, writing: boolean, delta: 1 | -1): boolean;
   markEnd(slot: number, generation: number, eofMark: number | undefined, epipeMark: number | undefined): boolean;
-  setWaiting(slot: number, generation: number, readerWaits: boolean, writerWaits: boolean): boolean;
   // The FIFO engine. The daemon gives fuseHooks() to fuse-native, which then
   // serves open, read, write, release and poll natively; the engine* calls
   // reach the same engine from JavaScript (unit tests).

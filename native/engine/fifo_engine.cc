@@ -21,7 +21,7 @@ constexpr long kClosingNapMs = 5;
 }  // namespace
 
 FifoEngine::FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<NameIndex> names,
-                       std::shared_ptr<Doorbell> doorbell, EngineOptions opts, uint32_t *bell)
+                       std::shared_ptr<Doorbell> doorbell, EngineOptions opts, bool futex)
     : set_(std::move(set)),
       doorbell_(std::move(doorbell)),
       table_(std::move(table)),
@@ -30,7 +30,7 @@ FifoEngine::FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<Chann
       side_(opts.side),
       ring_size_(set_->geometry().ring_size),
       capacity_(set_->geometry().capacity),
-      wake_(bell),
+      futex_(futex),
       locals_(new LocalChannel[set_->geometry().capacity]) {}
 
 FifoEngine::~FifoEngine() { stop(); }
@@ -78,7 +78,30 @@ int64_t FifoEngine::corrupt(const OpenFile &f, const char *during) {
   return -EIO;
 }
 
-void FifoEngine::ring_peer() { ring_bell(set_->header()->side[peer()], doorbell_.get()); }
+void FifoEngine::wake_peer_channel(ChannelEntry *e) {
+  SideState &p = set_->header()->side[peer()];
+  // Unconditionally, not only when a flag is raised: a non-blocking request
+  // waiting for a close to complete naps on these words without one.
+  wake_ring_waiters(p, kWaitingRequest, &e->ring[peer()].producer_wake, doorbell_.get());
+  wake_ring_waiters(p, kWaitingRequest | kWaitingPoll, &e->ring[side_].consumer_wake, doorbell_.get());
+}
+
+void FifoEngine::wake_own_sleepers() {
+  if (!futex_) {
+    WakeWord(&local_word_, false).bump();
+    return;
+  }
+  // Each sleeper sleeps on its ring's word. The check is under the channel's
+  // lock: a request that registers after it was made reads the stop (or
+  // flag) before it sleeps; one that registered before is bumped here.
+  for (uint32_t slot = 0; slot < capacity_; slot++) {
+    LocalChannel &lc = locals_[slot];
+    std::lock_guard<std::mutex> g(lc.mu);
+    ChannelEntry *e = set_->entry(slot);
+    if (lc.readers_waiting > 0) reader_word(e).bump();
+    if (!lc.writers.empty()) writer_word(e).bump();
+  }
+}
 
 void FifoEngine::adjust_open(ChannelEntry *e, const OpenFile &f, int delta) { adjust_open_counts(e, side_, f.reading, f.writing, delta); }
 
@@ -102,7 +125,7 @@ void FifoEngine::revive(ChannelEntry *e, OpenFile &f) {
     std::lock_guard<std::mutex> g(opens_mu_);
     set_closing(e, f, false);
   }
-  ring_peer();
+  wake_peer_channel(e);
 }
 
 // --- descriptors -------------------------------------------------------------------
@@ -145,7 +168,7 @@ int64_t FifoEngine::open(uint32_t slot, uint32_t generation, int flags) {
     f->epipe_baseline = s.reader_opens - s.readers_open;
     adjust_open(e, *f, 1);
   }
-  ring_peer();  // opens decide the peer's EOF and EPIPE
+  wake_peer_channel(e);  // opens decide the peer's EOF and EPIPE
   std::lock_guard<std::mutex> g(files_mu_);
   uint64_t h = next_handle_++;
   files_.emplace(h, std::move(f));
@@ -192,7 +215,7 @@ int FifoEngine::release(uint64_t handle) {
     adjust_open(e, *f, -1);
     set_closing(e, *f, false);
   }
-  ring_peer();  // closes decide the peer's EOF and EPIPE
+  wake_peer_channel(e);  // closes decide the peer's EOF and EPIPE
   sweep_if_unlinked(f->slot, f->generation);
   return 0;
 }
@@ -206,7 +229,7 @@ int FifoEngine::flush(uint64_t handle) {
     std::lock_guard<std::mutex> g(opens_mu_);
     set_closing(e, *f, true);
   }
-  ring_peer();  // the peer's waiters re-check: it may be EPIPE or end of file now
+  wake_peer_channel(e);  // the peer's waiters re-check: it may be EPIPE or end of file now
   return 0;
 }
 
@@ -237,7 +260,7 @@ int64_t FifoEngine::try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, u
       store_relaxed(&r.read_ops, load_relaxed(&r.read_ops) + 1);
       // Pairs with the peer writer's fence after raising producer_waiting.
       full_fence();
-      if (load_relaxed(&r.producer_waiting)) ring_peer();
+      wake_ring_waiters(set_->header()->side[peer()], load_relaxed(&r.producer_waiting), &r.producer_wake, doorbell_.get());
       return n;
     }
     Endpoint s;
@@ -280,19 +303,19 @@ int64_t FifoEngine::try_write(OpenFile &f, ChannelEntry *e, const uint8_t *buf, 
     store_relaxed(&r.write_ops, load_relaxed(&r.write_ops) + 1);
     // Pairs with the peer reader's fence after raising consumer_waiting.
     full_fence();
-    if (load_relaxed(&r.consumer_waiting)) ring_peer();
+    wake_ring_waiters(set_->header()->side[peer()], load_relaxed(&r.consumer_waiting), &r.consumer_wake, doorbell_.get());
     done += uint64_t(n);
   }
   return done == len ? int64_t(len) : kWait;
 }
 
-bool FifoEngine::sleep(uint32_t seen, const Request &req, int &why) {
+bool FifoEngine::sleep(const WakeWord &word, uint32_t seen, const Request &req, int &why) {
   // Asked before sleeping too: an interrupt signal that landed while this
   // request was running (not sleeping) would otherwise only be seen when
   // libfuse sends it again, a second later.
   if (!stopped() && !(req.interrupted && req.interrupted())) {
     uint64_t t0 = opts_.trace ? monotonic_ns() : 0;
-    wake_.wait(seen, opts_.tick_ms, opts_.spin_us);
+    word.wait(seen, opts_.tick_ms, opts_.spin_us);
     if (opts_.trace) {
       stats_.waits.fetch_add(1, std::memory_order_relaxed);
       stats_.wait_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
@@ -318,12 +341,13 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
   if (!e) return corrupt(*f, "read");
   revive(e, *f);  // flushed, yet read: the close was of a duplicate
   LocalChannel &lc = local(f->slot);
+  WakeWord word = reader_word(e);
   bool registered = false;
   int closing_naps = 0;
   int64_t result;
   std::unique_lock<std::mutex> lk(lc.mu);
   for (;;) {
-    uint32_t seen = wake_.load();  // before the check: a ring after it ends the sleep
+    uint32_t seen = word.load();  // before the check: a ring after it ends the sleep
     int64_t n = try_read(*f, e, buf, len);
     if (n != kWait) {
       result = n;
@@ -343,7 +367,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       // duplicate that lives on sends none: then EAGAIN after the naps).
       if (known && s.writers_closing >= s.writers_open && closing_naps++ * kClosingNapMs < opts_.closing_wait_ms) {
         lk.unlock();
-        wake_.wait(seen, kClosingNapMs, 0);
+        word.wait(seen, kClosingNapMs, 0);
         lk.lock();
         continue;
       }
@@ -362,7 +386,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
     }
     lk.unlock();
     int why = 0;
-    bool go_on = sleep(seen, req, why);
+    bool go_on = sleep(word, seen, req, why);
     lk.lock();
     if (!go_on) {
       result = why;
@@ -390,6 +414,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   if (!e) return corrupt(*f, "write");
   revive(e, *f);  // flushed, yet written: the close was of a duplicate
   LocalChannel &lc = local(f->slot);
+  WakeWord word = writer_word(e);
   WriteTicket ticket;
   uint64_t done = 0;
   bool registered = false;
@@ -400,7 +425,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   if (!lc.writers.empty() && nonblocking(*f, req)) return -EAGAIN;  // others are ahead of it
   lc.writers.push_back(&ticket);
   for (;;) {
-    uint32_t seen = wake_.load();
+    uint32_t seen = word.load();
     if (lc.writers.front() == &ticket) {
       int64_t n = try_write(*f, e, buf, len, done, ignore_closing);
       if (n == kWaitClosing) {
@@ -411,7 +436,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
           continue;
         }
         lk.unlock();
-        wake_.wait(seen, kClosingNapMs, 0);
+        word.wait(seen, kClosingNapMs, 0);
         lk.lock();
         if (stopped() || (req.interrupted && req.interrupted())) {
           result = done > 0 ? int64_t(done) : stopped() ? -EIO : -EINTR;
@@ -441,7 +466,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
     }
     lk.unlock();
     int why = 0;
-    bool go_on = sleep(seen, req, why);
+    bool go_on = sleep(word, seen, req, why);
     lk.lock();
     if (!go_on) {
       result = done > 0 ? int64_t(done) : why;
@@ -456,7 +481,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
     update_flags(lc, e);
   }
   // The next writer in line sleeps until someone bumps the word.
-  if (was_front && !lc.writers.empty()) wake_.bump();
+  if (was_front && !lc.writers.empty()) word.bump();
   lk.unlock();
   if (result > 0 && opts_.trace) {
     stats_.writes.fetch_add(1, std::memory_order_relaxed);
@@ -467,8 +492,8 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
 
 void FifoEngine::update_flags(LocalChannel &lc, ChannelEntry *e) {
   // Both flags of a channel are ours alone to write; one store each.
-  store_relaxed(&e->ring[peer()].consumer_waiting, lc.readers_waiting + lc.pollers_in > 0 ? 1u : 0u);
-  store_relaxed(&e->ring[side_].producer_waiting, lc.writer_flag || lc.pollers_out > 0 ? 1u : 0u);
+  store_relaxed(&e->ring[peer()].consumer_waiting, (lc.readers_waiting > 0 ? kWaitingRequest : 0u) | (lc.pollers_in > 0 ? kWaitingPoll : 0u));
+  store_relaxed(&e->ring[side_].producer_waiting, (lc.writer_flag ? kWaitingRequest : 0u) | (lc.pollers_out > 0 ? kWaitingPoll : 0u));
 }
 
 void FifoEngine::disarm(uint64_t handle) {
@@ -528,7 +553,7 @@ unsigned FifoEngine::poll(uint64_t handle, bool arm) {
 // --- events from outside ---------------------------------------------------------
 
 void FifoEngine::peer_rang() {
-  if (!wake_.shared()) wake_.bump();  // with the futex notifier the peer woke them itself
+  if (!futex_) WakeWord(&local_word_, false).bump();  // with the futex notifier the peer woke them itself
   if (on_readiness) on_readiness();
 }
 
@@ -543,13 +568,13 @@ bool FifoEngine::peer_dead() const {
 void FifoEngine::set_peer_dead(bool dead) {
   if (dead) dead_epoch_.store(load_acquire(&set_->header()->side[peer()].epoch), std::memory_order_release);
   if (peer_dead_.exchange(dead) == dead) return;
-  wake_.bump();
+  wake_own_sleepers();
   if (on_readiness) on_readiness();
 }
 
 void FifoEngine::stop() {
   if (stopped_.exchange(true)) return;
-  wake_.bump();
+  wake_own_sleepers();
 }
 
 }  // namespace ivfs

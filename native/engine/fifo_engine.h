@@ -20,7 +20,9 @@
 //    writers (EPIPE).
 //
 // Waiting: a request that cannot complete raises the ring's waiting flag,
-// fences, re-checks, and sleeps on the WakeWord (wake_word.h) with a tick,
+// fences, re-checks, and sleeps on its WakeWord (wake_word.h: the ring's own
+// word with the futex notifier, so one channel's progress wakes only that
+// channel's sleepers) with a tick,
 // so a lost ring, a stop or a dead peer is noticed within one tick even if
 // nobody wakes it. Local locks (one per channel) are held only while copying
 // and deciding, never while sleeping: a sleeping request stays interruptible.
@@ -80,12 +82,13 @@ struct PollHandle;  // owned by the fuse glue: opaque here
 
 class FifoEngine {
  public:
-  // `bell`: the side's bell word for the futex notifier, else nullptr (the
-  // notifier thread then calls peer_rang()).
+  // `futex`: this side sleeps with the futex notifier, so requests sleep on
+  // their ring's word and the peer wakes them there; else the notifier
+  // thread calls peer_rang() when the side's bell moves.
   // `table`: the side's channel table (one per process: it holds the
   // cross-peer lock in this side's name).
   FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<NameIndex> names,
-             std::shared_ptr<Doorbell> doorbell, EngineOptions opts, uint32_t *bell);
+             std::shared_ptr<Doorbell> doorbell, EngineOptions opts, bool futex);
   ~FifoEngine();
   FifoEngine(const FifoEngine &) = delete;
   FifoEngine &operator=(const FifoEngine &) = delete;
@@ -123,7 +126,7 @@ class FifoEngine {
   void set_peer_dead(bool dead);
   // Wakes every sleeping request to re-check (and ask whether it was
   // interrupted): for callers whose interrupt is a flag, not a signal.
-  void wake_all() { wake_.bump(); }
+  void wake_all() { wake_own_sleepers(); }
   // Answers every waiting request and refuses later ones. Idempotent.
   void stop();
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
@@ -177,7 +180,14 @@ class FifoEngine {
   bool endpoint(const OpenFile &f, ChannelEntry *e, Endpoint &out) const;
   std::shared_ptr<OpenFile> file(uint64_t handle);
   int64_t corrupt(const OpenFile &f, const char *during);
-  void ring_peer();
+  // Open counts and closing marks decide the peer's EOF and EPIPE: wakes
+  // the peer's readers and writers of this channel, and its pollers.
+  void wake_peer_channel(ChannelEntry *e);
+  // Wakes every request of ours that sleeps (stop, peer death, wake_all).
+  void wake_own_sleepers();
+  // What a reader / writer of channel `e` sleeps on.
+  WakeWord reader_word(ChannelEntry *e) { return futex_ ? WakeWord(&e->ring[peer()].consumer_wake, true) : WakeWord(&local_word_, false); }
+  WakeWord writer_word(ChannelEntry *e) { return futex_ ? WakeWord(&e->ring[side_].producer_wake, true) : WakeWord(&local_word_, false); }
   bool nonblocking(const OpenFile &f, const Request &req) const;
   // One attempt; kWait when the request has to wait. Under the channel lock.
   int64_t try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, uint64_t len);
@@ -185,7 +195,7 @@ class FifoEngine {
   int64_t try_write(OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done, bool ignore_closing);
   // Sleeps until the wake word moves from `seen` or a tick passes. False when
   // the request must end now (interrupted, or stop): `why` says which errno.
-  bool sleep(uint32_t seen, const Request &req, int &why);
+  bool sleep(const WakeWord &word, uint32_t seen, const Request &req, int &why);
   // The waiting flags that tell the peer to ring us, from the local counts.
   void update_flags(LocalChannel &lc, ChannelEntry *e);
   void adjust_open(ChannelEntry *e, const OpenFile &f, int delta);
@@ -207,7 +217,8 @@ class FifoEngine {
   uint32_t side_;
   uint64_t ring_size_;
   uint32_t capacity_;
-  WakeWord wake_;
+  bool futex_;
+  uint32_t local_word_ = 0;  // what requests sleep on without futex
   std::unique_ptr<LocalChannel[]> locals_;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> peer_dead_{false};

@@ -26,7 +26,7 @@ WakeWord::Woken WakeWord::wait(uint32_t seen, long timeout_ms, uint32_t spin_us)
     } while (monotonic_ns() < until);
   }
   struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
-  // A shared futex for the bell (the peer process wakes it, keyed by the
+  // A shared futex for a ring's word (the peer process wakes it, keyed by the
   // backing page); a private one for our own word.
   int op = shared_ ? FUTEX_WAIT : (FUTEX_WAIT | FUTEX_PRIVATE_FLAG);
   long r = syscall(SYS_futex, word_, op, seen, &ts, nullptr, 0);
@@ -35,7 +35,7 @@ WakeWord::Woken WakeWord::wait(uint32_t seen, long timeout_ms, uint32_t spin_us)
   return Woken::kTimeout;  // ETIMEDOUT
 }
 
-void WakeWord::bump() {
+void WakeWord::bump() const {
   add_release(word_, 1u);
   int op = shared_ ? FUTEX_WAKE : (FUTEX_WAKE | FUTEX_PRIVATE_FLAG);
   syscall(SYS_futex, word_, op, INT_MAX, nullptr, nullptr, 0);

@@ -1,10 +1,13 @@
-// The word a waiting request sleeps on, and how to wake it.
+// A word a waiting request sleeps on, and how to wake it.
 //
-// With the futex notifier it is the side's bell in the control memsection:
-// the peer's FUTEX_WAKE reaches the sleeping libfuse worker directly, with no
-// thread in between. With poll and doorbell it is a word of this process that
-// the notifier thread bumps when it sees the bell move. Local events (a
-// writer leaving the head of its queue, stop, peer death) bump the same word.
+// With the futex notifier it is a word of the ring the request waits on, in
+// the control memsection (consumer_wake for a reader, producer_wake for a
+// writer): the peer's FUTEX_WAKE after progress on that ring reaches the
+// sleeping libfuse worker directly, with no thread in between, and leaves
+// sleepers on other channels asleep. With poll and doorbell it is one word of
+// this process that the notifier thread bumps when it sees the side's bell
+// move. Local events (a writer leaving the head of its queue, stop, peer
+// death) bump the same word the sleeper uses.
 //
 // A waiter reads the word, re-checks its condition, and sleeps only if the
 // word still holds what it read: any bump after the read ends the sleep at
@@ -17,11 +20,9 @@ namespace ivfs {
 
 class WakeWord {
  public:
-  // `shared_bell`: the side's bell (futex notifier), or nullptr for a word of
-  // this process.
-  explicit WakeWord(uint32_t *shared_bell) : word_(shared_bell ? shared_bell : &local_), shared_(shared_bell != nullptr) {}
-  WakeWord(const WakeWord &) = delete;
-  WakeWord &operator=(const WakeWord &) = delete;
+  // `shared`: the word is in shared memory (another process wakes it, and
+  // the kernel keys the futex by the backing page), else private to us.
+  WakeWord(uint32_t *word, bool shared) : word_(word), shared_(shared) {}
 
   enum class Woken { kChanged, kSignal, kTimeout };
 
@@ -31,13 +32,11 @@ class WakeWord {
   // interrupted the sleep (libfuse's interrupt signal, or any other).
   Woken wait(uint32_t seen, long timeout_ms, uint32_t spin_us) const;
   // Wakes every sleeper.
-  void bump();
-  bool shared() const { return shared_; }
+  void bump() const;
 
  private:
   uint32_t *word_;
   bool shared_;
-  uint32_t local_ = 0;
 };
 
 }  // namespace ivfs

@@ -63,7 +63,9 @@ function fifoFixture(notify: NotifyMode) {
     fx.control = set.paths[0];
     fx.ringSize = set.geometry.ringSize;
     // A long grace for readers inside close(): the scenes decide when releases come.
-    fx.peers = s.peers(set.paths, notify, { closingWaitMs: 60_000 });
+    // A long tick: a request whose wake-up is lost hangs (and the test
+    // times out) instead of being rescued by its next periodic re-check.
+    fx.peers = s.peers(set.paths, notify, { closingWaitMs: 60_000, tickMs: 60_000 });
     fx.A = new EngineSide(fx.peers.a);
     fx.B = new EngineSide(fx.peers.b);
     services.push(fx.A, fx.B);
@@ -154,6 +156,30 @@ describe('FIFO semantics between the two sides', function () {
       A.release(w);
       expect((await read(B, r, 100)).data.toString()).to.equal('last words');
       expect((await read(B, r, 100)).n).to.equal(0);
+    });
+
+    it('is woken by a write on its own channel alone: the side\'s bell stays still and a reader of another channel sleeps on', async () => {
+      const { A, B, ch, peers } = fx;
+      const made = await peers.a.createChannel('other', 0o600, 0, 0, Date.now());
+      const other: ChannelRef = { slot: made.slot, generation: made.generation, name: 'other' };
+      const rPipe = B.open(ch, O_RDONLY);
+      const rOther = B.open(other, O_RDONLY);
+      const wPipe = A.open(ch, O_WRONLY);
+      const wOther = A.open(other, O_WRONLY);
+      const pipeRead = read(B, rPipe, 100);
+      const otherRead = read(B, rOther, 100);
+      for (let tries = 0; B.waiting < 2; tries++) {
+        if (tries > 500) throw new Error(`only ${B.waiting} of 2 readers waiting`);
+        await delay(2);
+      }
+      const bellBefore = peers.b.sides()[1].bellsRung;
+      expect(await write(A, wPipe, Buffer.from('mine'))).to.equal(4);
+      expect((await pipeRead).data.toString()).to.equal('mine');
+      expect(peers.b.sides()[1].bellsRung, 'bells rung on side b by the write').to.equal(bellBefore);
+      expect(await stateAfter(otherRead, 50)).to.equal('pending');
+      expect(B.waiting).to.equal(1);
+      expect(await write(A, wOther, Buffer.from('yours'))).to.equal(5);
+      expect((await otherRead).data.toString()).to.equal('yours');
     });
 
     it('gets EOF once every writer has closed and the ring is drained, and again on every later read', async () => {

@@ -593,18 +593,23 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     int flags = info[3].As<Napi::Number>().Int32Value();
     uint64_t id = ++next_call_;
     auto interrupted = std::make_shared<std::atomic<bool>>(false);
-    calls_[id] = interrupted;
+    (*calls_)[id] = interrupted;
+    std::shared_ptr<CallMap> calls = calls_;
     // The buffer stays referenced until the callback has run.
     auto *keep = new Napi::Reference<Napi::Buffer<uint8_t>>(Napi::Persistent(buf));
     auto tsfn = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "intervmfs-engine-call", 0, 1, keep,
                                               [](Napi::Env, Napi::Reference<Napi::Buffer<uint8_t>> *ref) { delete ref; });
     uint8_t *data = buf.Data();
-    std::thread([eng, tsfn, interrupted, handle, data, len, flags, writing]() mutable {
+    std::thread([eng, tsfn, interrupted, calls, id, handle, data, len, flags, writing]() mutable {
       Request req;
       req.interrupted = [interrupted] { return interrupted->load(); };
       req.flags = flags;
       int64_t r = writing ? eng->write(handle, data, len, req) : eng->read(handle, data, len, req);
-      tsfn.BlockingCall([r](Napi::Env env, Napi::Function js) { js.Call({Napi::Number::New(env, double(r))}); });
+      // The map is touched on the JavaScript thread only: here, and below.
+      tsfn.BlockingCall([r, calls, id](Napi::Env env, Napi::Function js) {
+        calls->erase(id);
+        js.Call({Napi::Number::New(env, double(r))});
+      });
       tsfn.Release();
     }).detach();
     return Napi::Number::New(env, double(id));
@@ -613,10 +618,10 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // engineInterrupt(id): the kernel's FUSE_INTERRUPT, for a test request.
   Napi::Value EngineInterrupt(const Napi::CallbackInfo &info) {
     uint64_t id = uint64_t(info[0].As<Napi::Number>().Int64Value());
-    auto it = calls_.find(id);
-    if (it != calls_.end()) {
+    auto it = calls_->find(id);
+    if (it != calls_->end()) {
       it->second->store(true);
-      calls_.erase(it);
+      calls_->erase(it);
       if (engine_) engine_->wake_all();
     }
     return info.Env().Undefined();
@@ -760,7 +765,9 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   FuseGlue *glue_ = nullptr;  // never freed (fuse_glue.h); one per engine
   Napi::ThreadSafeFunction corrupt_tsfn_;
   uint64_t next_call_ = 0;
-  std::unordered_map<uint64_t, std::shared_ptr<std::atomic<bool>>> calls_;  // test requests in flight
+  // Test requests in flight, by id: their interrupt flags.
+  using CallMap = std::unordered_map<uint64_t, std::shared_ptr<std::atomic<bool>>>;
+  std::shared_ptr<CallMap> calls_ = std::make_shared<CallMap>();
   uint32_t side_ = 0;
   uint32_t epoch_ = 0;
   bool attached_ = false;

@@ -332,6 +332,14 @@ bool FifoEngine::sleep(const WakeWord &word, uint32_t seen, const Request &req, 
   return true;
 }
 
+bool FifoEngine::closing_nap(std::unique_lock<std::mutex> &lk, const WakeWord &word, uint32_t seen, int &naps) {
+  if (naps++ * kClosingNapMs >= opts_.closing_wait_ms) return false;
+  lk.unlock();
+  word.wait(seen, kClosingNapMs, 0);
+  lk.lock();
+  return true;
+}
+
 int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Request &req) {
   std::shared_ptr<OpenFile> f = file(handle);
   if (!f || !f->reading) return -EBADF;
@@ -365,12 +373,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       // Every writer is inside close(): on a FIFO this read would be end of
       // file already. Wait briefly for the release that makes it so (a
       // duplicate that lives on sends none: then EAGAIN after the naps).
-      if (known && s.writers_closing >= s.writers_open && closing_naps++ * kClosingNapMs < opts_.closing_wait_ms) {
-        lk.unlock();
-        word.wait(seen, kClosingNapMs, 0);
-        lk.lock();
-        continue;
-      }
+      if (known && s.writers_closing >= s.writers_open && closing_nap(lk, word, seen, closing_naps)) continue;
       result = -EAGAIN;
       break;
     }
@@ -431,13 +434,10 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
       if (n == kWaitClosing) {
         // Naps (blocking or not): the release usually follows close() by
         // microseconds. After the grace, write as if the reader lived.
-        if (closing_naps++ * kClosingNapMs >= opts_.closing_wait_ms) {
+        if (!closing_nap(lk, word, seen, closing_naps)) {
           ignore_closing = true;
           continue;
         }
-        lk.unlock();
-        word.wait(seen, kClosingNapMs, 0);
-        lk.lock();
         if (stopped() || (req.interrupted && req.interrupted())) {
           result = done > 0 ? int64_t(done) : stopped() ? -EIO : -EINTR;
           break;

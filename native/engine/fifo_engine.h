@@ -196,6 +196,10 @@ class FifoEngine {
   // Sleeps until the wake word moves from `seen` or a tick passes. False when
   // the request must end now (interrupted, or stop): `why` says which errno.
   bool sleep(const WakeWord &word, uint32_t seen, const Request &req, int &why);
+  // One short nap of a request waiting for a peer descriptor's close to
+  // complete (channel lock released meanwhile); false once the grace
+  // (closing_wait_ms) is used up.
+  bool closing_nap(std::unique_lock<std::mutex> &lk, const WakeWord &word, uint32_t seen, int &naps);
   // The waiting flags that tell the peer to ring us, from the local counts.
   void update_flags(LocalChannel &lc, ChannelEntry *e);
   void adjust_open(ChannelEntry *e, const OpenFile &f, int delta);

@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # PID 1 of a test guest: load the modules, mount the host's root read-only
-# over 9p (so the guest runs the host's Node.js and the checkout at the same
-# path), give it writable tmpfs places, and run the test script the kernel
-# command line names, as side ivfs.side. Powers off when it ends.
+# over 9p (so the guest runs the host's Node.js, and intervmfs as installed
+# into the prefix ivfs.prefix names, at the same paths), give it writable
+# tmpfs places, and run the test script the kernel command line names, as
+# side ivfs.side, with the prefix's bin/ first on PATH. Powers off when it ends.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -15,7 +16,7 @@ for m in $(cat /modules/order); do
   insmod "/modules/$m" $args || echo "VMTEST init: insmod $m failed"
 done
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^ivfs\.$1=//p"; }
-SIDE=$(arg side) SCRIPT=$(arg script) RESULTS=$(arg results)
+SIDE=$(arg side) SCRIPT=$(arg script) RESULTS=$(arg results) PREFIX=$(arg prefix)
 # A boot probe (is KVM usable?) only needs to get this far.
 if [ "$SIDE" = probe ]; then echo "VMTEST init: probe up after $(cut -d' ' -f1 /proc/uptime) s"; poweroff -f; fi
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose hostroot /host || echo "VMTEST init: cannot mount the host root"
@@ -28,7 +29,7 @@ mkdir -p /host/dev/shm 2>/dev/null
 for d in /run /dev/shm /root; do mount -t tmpfs tmpfs "/host$d"; done
 mkdir -p /host/run/tmp
 echo "VMTEST init: side $SIDE up after $(cut -d' ' -f1 /proc/uptime) s"
-chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TMPDIR=/run/tmp \
+chroot /host /usr/bin/env -i PATH=${PREFIX:+$PREFIX/bin:}/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TMPDIR=/run/tmp IVFS_PREFIX="$PREFIX" \
   /bin/bash "$SCRIPT" "$SIDE" "$RESULTS" "$(arg notifiers)" "$(arg big)" 2>&1
 echo "VMTEST init: done"
 sync

@@ -7,8 +7,13 @@ SIDE=$1 R=$2 NOTIFIERS=${3:-poll} BIG=${4:-64m}
 NOTIFIERS=${NOTIFIERS//,/ }
 OTHER=$([ "$SIDE" = a ] && echo b || echo a)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-IVFS="node $ROOT/bin/intervmfs.js"
-PEER=$ROOT/build/Release/intervmfs-peer
+# intervmfs as installed from the packed tarball into $IVFS_PREFIX (run.sh;
+# guest-init.sh puts its bin/ first on PATH), never the checkout's bin/ or
+# dist/; the peer program from the same install.
+PREFIX=${IVFS_PREFIX:-}
+IVFS=intervmfs
+PKGDIR=$PREFIX/lib/node_modules/intervmfs
+PEER=$PKGDIR/build/Release/intervmfs-peer
 PAY=$R/payloads
 MNT=/run/mnt
 # Guest a has two ivshmem devices (test/vm/run.sh), so it names its doorbell
@@ -17,6 +22,16 @@ IVSHMEM=$([ "$SIDE" = a ] && echo ivshmem:0000:00:10.0 || echo ivshmem)
 
 say() { echo "VMTEST $SIDE $*"; echo "$*" >> "$R/$SIDE.log"; }
 check() { local what=$1; shift; if "$@"; then say "ok $what"; else say "FAIL $what"; fi; }
+if [ -z "$PREFIX" ] || [ "$(command -v intervmfs)" != "$PREFIX/bin/intervmfs" ]; then
+  say "FAIL intervmfs on PATH is $(command -v intervmfs || echo 'missing'), not the install in ${PREFIX:-(no ivfs.prefix given)}"
+  exit 1
+fi
+# in_install PID: the process runs a script of the installed package (`node SCRIPT ...`).
+in_install() {
+  local script
+  script=$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | sed -n 2p)
+  case "$(readlink -f "$script")" in "$PKGDIR"/*) return 0 ;; *) say "  pid $1 runs ${script:-nothing}"; return 1 ;; esac
+}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # barrier NAME: both guests reach NAME before either goes on.
 barrier() {

@@ -21,6 +21,7 @@ if [[ $N == */* ]]; then
 fi
 mount_side "$MINE" || return 1
 say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
+check "[$N] the daemon (pid $DAEMON) runs the installed package" in_install "$DAEMON"
 barrier $T-mounted
 if [ "$MINE" = doorbell ]; then
   check "[$N] status shows side $SIDE sleeping on doorbell interrupts with its peer id" \
@@ -143,6 +144,13 @@ fi
 cp "/run/ivfs-$MINE.log" "$R/$SIDE.$T.daemon.log" 2>/dev/null
 barrier $T-unmounted
 }
+
+# The installed intervmfs, not the checkout (guest-lib.sh stops before this otherwise).
+check "intervmfs on PATH is the install from the packed tarball ($(command -v intervmfs) -> $(readlink -f "$(command -v intervmfs)"))" \
+  [ "$(command -v intervmfs)" = "$PREFIX/bin/intervmfs" -a "$(readlink -f "$(command -v intervmfs)")" = "$PKGDIR/bin/intervmfs.js" ]
+version=$(intervmfs --version 2>&1)
+check "intervmfs --version ($version) is package.json's version" [ "$version" = "$(node -p "require('$ROOT/package.json').version")" ]
+check "the peer program is the installed package's" [ -x "$PEER" ]
 
 out=$($IVFS mount /run/other --memsections $IVSHMEM --side "$SIDE" --notify futex 2>&1); rc=$?
 check "--notify futex is refused between guests (exit $rc)" [ $rc -ne 0 -a -z "${out##*cannot wake a peer in another guest*}" ]

@@ -7,6 +7,13 @@
 # Prints each guest's results and the figures, and on failure the tail of
 # both consoles and daemon logs; shuts everything down and removes the
 # region in all outcomes.
+# The guests (and the host's format and doorbell-server) run intervmfs as a
+# user would have it: the checkout is packed once with npm pack, the tarball
+# installed with npm install -g into a temporary prefix on the host (its npm
+# dependencies come from the host's npm cache or registry; the guests have no
+# network), and the guests see that prefix through the read-only 9p share of
+# the host's root, with its bin/ first on PATH. Only the test scripts
+# (test/vm/guest-*.sh) come from the checkout.
 #   VM_NOTIFIERS=poll,doorbell,poll/doorbell  the rounds to run (comma-separated;
 #                               A/B: guest a uses A, guest b uses B)
 #   VM_SCRIPT=guest-test.sh     what the guests run (guest-bench.sh: bench --vm)
@@ -15,7 +22,6 @@
 #   VM_TIMEOUT=900              seconds before the guests are stopped
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-IVFS="node $ROOT/bin/intervmfs.js"
 TIMEOUT=${VM_TIMEOUT:-900}
 NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell,poll/doorbell}
 SCRIPT=$ROOT/test/vm/${VM_SCRIPT:-guest-test.sh}
@@ -24,22 +30,44 @@ SCRIPT=$ROOT/test/vm/${VM_SCRIPT:-guest-test.sh}
 GUEST=$(bash "$ROOT/test/vm/build-guest.sh") || { echo "vm: could not build the guest"; exit 1; }
 [ -e "$ROOT/build/Release/intervmfs-peer" ] || { echo "vm: build/Release/intervmfs-peer missing; run npm ci"; exit 1; }
 
-WORK=$(mktemp -d /var/tmp/intervmfs-vm.XXXXXX)
+WORK=$(readlink -f "$(mktemp -d /var/tmp/intervmfs-vm.XXXXXX)")
 REGION=/dev/shm/intervmfs-vm-$$
 PLAIN=/dev/shm/intervmfs-vm-plain-$$  # a second, interrupt-less device in guest a
 SOCK=$WORK/doorbell.sock
 R=$WORK/results
+PKG=$WORK/pkg          # the tarball and the logs of npm pack and npm install
+PREFIX=$WORK/prefix    # the install: bin/intervmfs, lib/node_modules/intervmfs
+IVFS=$PREFIX/bin/intervmfs
 PIDS=()
+# npm pack leaves prebuilds/ in the checkout when it is stopped before its postpack.
+had_prebuilds=$([ -e "$ROOT/prebuilds" ] && echo 1 || echo 0)
 cleanup() {
   local rc=$?
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
   [ -n "${SERVER:-}" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
   rm -f "$REGION" "$PLAIN"
+  [ "$had_prebuilds" = 0 ] && rm -rf "$ROOT/prebuilds"
   rm -rf "$WORK"
   exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Pack the checkout and install the tarball into $PREFIX.
+t_pkg=$(date +%s)
+mkdir -p "$PKG"
+if ! (cd "$ROOT" && npm pack --pack-destination "$PKG" > "$PKG/pack.log" 2>&1); then
+  tail -n 30 "$PKG/pack.log"; echo "vm: npm pack failed"; exit 1
+fi
+TARBALL=$(ls "$PKG"/intervmfs-*.tgz 2>/dev/null | head -1)
+[ -n "$TARBALL" ] || { tail -n 30 "$PKG/pack.log"; echo "vm: npm pack made no tarball"; exit 1; }
+if ! npm install -g --prefix "$PREFIX" --prefer-offline --no-audit --no-fund --foreground-scripts "$TARBALL" > "$PKG/install.log" 2>&1; then
+  tail -n 30 "$PKG/install.log"; echo "vm: npm install -g of $(basename "$TARBALL") failed"; exit 1
+fi
+[ -x "$IVFS" ] && [ -x "$PREFIX/lib/node_modules/intervmfs/build/Release/intervmfs-peer" ] ||
+  { tail -n 30 "$PKG/install.log"; echo "vm: the install in $PREFIX has no bin/intervmfs or intervmfs-peer"; exit 1; }
+echo "vm: packed $(basename "$TARBALL") and installed it into $PREFIX ($(grep -q 'use the prebuilt binaries' "$PKG/install.log" && echo 'prebuilt binaries' || echo 'built from source'), $(( $(date +%s) - t_pkg )) s); the guests run $IVFS"
 
 # Is KVM usable? A guest that hangs under KVM (as on the machines this was
 # written on) does not reach its init within the probe's time.
@@ -83,7 +111,7 @@ boot() {
   # doorbell's MSI-X interrupt, needs an IOMMU group.
   qemu-system-x86_64 -accel "$accel" -machine q35 -device intel-iommu -m 1024 -smp 1 -display none -monitor none -no-reboot \
     -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initrd.img" \
-    -append "console=ttyS0 quiet panic=-1 intel_iommu=on ivfs.side=$side ivfs.script=$SCRIPT ivfs.results=$R ivfs.notifiers=$NOTIFIERS ivfs.big=$BIG" \
+    -append "console=ttyS0 quiet panic=-1 intel_iommu=on ivfs.side=$side ivfs.script=$SCRIPT ivfs.results=$R ivfs.notifiers=$NOTIFIERS ivfs.big=$BIG ivfs.prefix=$PREFIX" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$R,mount_tag=results,security_model=none" \
     -chardev "socket,path=$SOCK,id=ivshmem" \

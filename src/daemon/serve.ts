@@ -45,7 +45,6 @@ export const PEER_STALE_MS = 1000;
 // SIGUSR2: Node owns SIGUSR1 (inspector). libfuse sends this signal to the
 // worker thread serving an interrupted request (see patches/).
 const FUSE_OPTIONS = [
-  'fsname=intervmfs',
   'subtype=intervmfs',
   'direct_io',
   'intr',
@@ -63,6 +62,11 @@ const FUSE_OPTIONS = [
   // keep working until closed, as with a FIFO.
   'hard_remove',
 ];
+
+/** The set as the user named it: an ivshmem name as it is, a path made absolute. */
+export function mountSource(spec: MemsectionSpec): string {
+  return spec.given.startsWith('ivshmem') ? spec.given : path.resolve(spec.given);
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -198,7 +202,10 @@ export class Daemon {
       // Loaded here, not at start-up: commands that do not mount never need libfuse.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Fuse: typeof FuseType = require('fuse-native');
-      const fuse = new Fuse(mountpoint, ops, { timeout: false, options: FUSE_OPTIONS, nativeHooks: ms.fuseHooks() });
+      // The memsection set is the mount's source in /proc/mounts, df and
+      // findmnt, as the remote is for sshfs.
+      const options = [`fsname=${mountSource(opts.spec)}`, ...FUSE_OPTIONS];
+      const fuse = new Fuse(mountpoint, ops, { timeout: false, options, nativeHooks: ms.fuseHooks() });
       await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
       this.fuse = fuse;
       writeRecord({

@@ -95,7 +95,7 @@ check "intervmfs --version prints the package's version" \
 intervmfs format --memsections "$MS" >/dev/null || { echo "format failed"; exit 1; }
 mount -t fuse.intervmfs "$MS" "$A" -o "side=a,notify=$NOTIFY,log=$WORK/a.log"; rc=$?
 check "mount -t fuse.intervmfs SET A -o side=a,notify=$NOTIFY returns 0 once mounted" [ $rc -eq 0 ]
-check "side a is mounted as fuse.intervmfs" grep -qs " $A fuse.intervmfs " /proc/mounts
+check "side a is mounted as fuse.intervmfs, its source the memsection set" grep -qs "^$MS $A fuse.intervmfs " /proc/mounts
 echo "$MS $B fuse.intervmfs side=b,nofail,notify=$NOTIFY,log=$WORK/b.log 0 0" > "$WORK/fstab"
 mount -T "$WORK/fstab" "$B"; rc=$?
 check "mount -T FSTAB B (side=b,nofail) returns 0 once mounted" [ $rc -eq 0 ]

@@ -24,6 +24,8 @@ import { renderTable } from './table';
 export interface BenchOptions {
   quick: boolean;
   out: string;
+  /** The spin of the spin column (mount --spin-us). */
+  spinUs: number;
 }
 
 const CLI = path.resolve(__dirname, '../../../bin/intervmfs.js');
@@ -90,7 +92,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     channels.push(await stage('setting up', 'intervmfs futex', () => intervmfs(cli, work, 'futex', pairs)));
     channels.push(await stage('setting up', 'intervmfs poll', () => intervmfs(cli, work, 'poll', pairs)));
     // The opt-in spin (mount --spin-us): what it buys on round trips, what it costs elsewhere.
-    channels.push(await stage('setting up', 'intervmfs futex spin 20 µs', () => intervmfs(cli, work, 'futex', pairs, 20)));
+    channels.push(await stage('setting up', `intervmfs futex spin ${opts.spinUs} µs`, () => intervmfs(cli, work, 'futex', pairs, opts.spinUs)));
     channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
     channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback());
     const names = channels.map((c) => c.name);

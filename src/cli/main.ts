@@ -135,7 +135,8 @@ export function buildProgram(): Command {
     .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs; with --vm, one round per notifier)', false)
     .option('--vm', 'between two QEMU guests instead (ivshmem; poll and doorbell against a kernel FIFO inside a guest); a few minutes', false)
     .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt (vm-bench.json and .txt with --vm)', path.resolve(__dirname, '../../../bench-results'))
-    .action(async (o: { quick: boolean; vm: boolean; out: string }) => {
+    .option('--spin-us <microseconds>', 'the spin of the "intervmfs futex spin" column (mount --spin-us; 1 to 1000)', intOption(1, 1000), 50)
+    .action(async (o: { quick: boolean; vm: boolean; out: string; spinUs: number }) => {
       // Loaded here: the other commands (mount in a slow guest) need not load it.
       if (o.vm) {
         const { runVmBench } = await import('../bench/run-vm-bench');
@@ -143,7 +144,7 @@ export function buildProgram(): Command {
         return;
       }
       const { runBench } = await import('../bench/run-bench');
-      await runBench({ quick: o.quick, out: path.resolve(o.out) });
+      await runBench({ quick: o.quick, out: path.resolve(o.out), spinUs: o.spinUs });
     });
 
   program

@@ -63,8 +63,10 @@ struct EngineOptions {
   uint32_t side = 0;
   // Spin this long on the wake word before sleeping (opt-in, --spin-us).
   uint32_t spin_us = 0;
-  // Longest sleep before a waiter re-checks on its own.
-  long tick_ms = 200;
+  // Longest sleep before a waiter re-checks on its own. Only a safety net:
+  // every event a waiter needs (data, space, close, stop, peer death) wakes
+  // it. Each tick costs a waiting guest's daemon a few ms of CPU under TCG.
+  long tick_ms = 1000;
   // How long a non-blocking request waits for the release of a peer
   // descriptor whose close() has begun (see flush()).
   long closing_wait_ms = 100;

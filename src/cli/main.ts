@@ -135,7 +135,7 @@ export function buildProgram(): Command {
     .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs; with --vm, one round per notifier)', false)
     .option('--vm', 'between two QEMU guests instead (ivshmem; poll and doorbell against a kernel FIFO inside a guest); a few minutes', false)
     .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt (vm-bench.json and .txt with --vm)', path.resolve(__dirname, '../../../bench-results'))
-    .option('--spin-us <microseconds>', 'the spin of the "intervmfs futex spin" column (mount --spin-us; 1 to 1000)', intOption(1, 1000), 50)
+    .option('--spin-us <microseconds>', 'the spin of the "intervmfs futex spin" column (mount --spin-us; 1 to 1000)', intOption(1, 1000), 20)
     .action(async (o: { quick: boolean; vm: boolean; out: string; spinUs: number }) => {
       // Loaded here: the other commands (mount in a slow guest) need not load it.
       if (o.vm) {

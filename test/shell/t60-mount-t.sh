@@ -101,11 +101,11 @@ mount -T "$WORK/fstab" "$B"; rc=$?
 check "mount -T FSTAB B (side=b,nofail) returns 0 once mounted" [ $rc -eq 0 ]
 check "side b is mounted as fuse.intervmfs" grep -qs " $B fuse.intervmfs " /proc/mounts
 PID_A=$(daemon_pid "$A") PID_B=$(daemon_pid "$B")
-# The daemon is `node <script> mount ...`: its script must resolve into the install.
+# The daemon is `node [node flags] <script> mount ...`: its script must resolve into the install.
 from_prefix() {
   alive "$1" || return 1
   local script
-  script=$(timeout 5 tr '\0' '\n' < "/proc/$1/cmdline" | sed -n 2p)
+  script=$(timeout 5 tr '\0' '\n' < "/proc/$1/cmdline" | sed -n '2,$p' | sed -n '/^-/!{p;q}')
   case "$(readlink -f "$script")" in "$PREFIX"/*) return 0 ;; *) say "pid $1 runs $script"; return 1 ;; esac
 }
 both_from_prefix() { from_prefix "$PID_A" && from_prefix "$PID_B"; }
@@ -117,7 +117,7 @@ check "status shows both sides attached" bash -c "grep -q '^  a: attached' '$WOR
 mount -t fuse.intervmfs "$MS" "$C" -o side=a,bogus 2> "$WORK/bogus.err"; rc=$?
 check "an unknown option is refused (status $rc): $(head -c 80 "$WORK/bogus.err")" \
   bash -c "[ $rc -ne 0 ] && grep -q \"unknown mount option 'bogus'\" '$WORK/bogus.err'"
-mount -t fuse.intervmfs "$MS" "$C" -o side=a 2> "$WORK/busy.err"; rc=$?
+mount -t fuse.intervmfs "$MS" "$C" -o "side=a,log=$WORK/c.log" 2> "$WORK/busy.err"; rc=$?
 check "a side already served is refused (status $rc)" bash -c "[ $rc -ne 0 ] && ! grep -qs ' $C ' /proc/mounts"
 
 # (c) A line from a to b.

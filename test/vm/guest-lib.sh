@@ -26,10 +26,10 @@ if [ -z "$PREFIX" ] || [ "$(command -v intervmfs)" != "$PREFIX/bin/intervmfs" ];
   say "FAIL intervmfs on PATH is $(command -v intervmfs || echo 'missing'), not the install in ${PREFIX:-(no ivfs.prefix given)}"
   exit 1
 fi
-# in_install PID: the process runs a script of the installed package (`node SCRIPT ...`).
+# in_install PID: the process runs a script of the installed package (`node [flags] SCRIPT ...`).
 in_install() {
   local script
-  script=$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | sed -n 2p)
+  script=$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | sed -n '2,$p' | sed -n '/^-/!{p;q}')
   case "$(readlink -f "$script")" in "$PKGDIR"/*) return 0 ;; *) say "  pid $1 runs ${script:-nothing}"; return 1 ;; esac
 }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -59,9 +59,10 @@ enum NotifyMode : uint32_t {
 };
 
 // Bits of a ring's consumer_waiting / producer_waiting: who waits, and so how
-// to wake them. A request sleeps on the ring's own wake word when its side
-// uses the futex notifier (else on the side's bell, through the notifier
-// thread); an armed poll always hears the side's bell. Any other bit set
+// to wake them. A request sleeps on the ring's own wake word: the waker
+// moves it, and FUTEX_WAKEs it when the sleeper's side uses futex, else
+// rings that side's bell (its notifier thread then wakes the words that
+// moved). An armed poll always hears the side's bell. Any other bit set
 // (a peer of another mind) is answered with the bell.
 constexpr uint32_t kWaitingRequest = 1;
 constexpr uint32_t kWaitingPoll = 2;
@@ -106,8 +107,8 @@ struct alignas(64) RingState {
   // come yet: a reader that finds every writer closing waits for the
   // release (then end of file) instead of answering EAGAIN.
   uint32_t writers_closing;
-  // The futex word the consumer side's waiting reads sleep on (futex
-  // notifier). The producer adds 1 after progress a waiting reader needs;
+  // The futex word the consumer side's waiting reads sleep on. The
+  // producer adds 1 after progress a waiting reader needs;
   // the consumer side adds 1 too, to wake its own sleepers (stop, peer
   // death). The value means nothing; only its change does.
   uint32_t consumer_wake;

@@ -36,9 +36,11 @@ void ring_bell(SideState &side, Doorbell *doorbell) {
 void wake_ring_waiters(SideState &sleeper, uint32_t waiting, uint32_t *ring_word, Doorbell *doorbell) {
   if (waiting == 0) return;
   bool futex_sleeper = load_acquire(&sleeper.notify_mode) == kNotifyFutex;
-  if (futex_sleeper && (waiting & kWaitingRequest)) {
+  if (waiting & kWaitingRequest) {
+    // Moved before the bell: a notifier thread that sees the bell finds the
+    // word moved, and wakes that ring's sleepers only.
     add_release(ring_word, 1u);
-    futex(ring_word, FUTEX_WAKE, INT_MAX, nullptr);
+    if (futex_sleeper) futex(ring_word, FUTEX_WAKE, INT_MAX, nullptr);
   }
   if (!futex_sleeper || (waiting & ~kWaitingRequest)) ring_bell(sleeper, doorbell);
 }

@@ -32,10 +32,10 @@ void ring_bell(SideState &side, Doorbell *doorbell);
 // Wakes whoever waits on one ring end of `sleeper` (the peer of the caller),
 // after the caller made progress there: `waiting` is the ring's
 // consumer_waiting or producer_waiting as just read, `ring_word` the ring's
-// consumer_wake or producer_wake. A futex sleeper's requests are woken on
-// the ring's word alone, so sleepers on other channels stay asleep; polls,
-// and requests of a side that waits through its notifier thread, hear the
-// side's bell.
+// consumer_wake or producer_wake. A waiting request's word is moved; a
+// futex sleeper's requests are woken on it alone, so sleepers on other
+// channels stay asleep; polls, and a side that waits through its notifier
+// thread (which then wakes the words that moved), hear the side's bell.
 void wake_ring_waiters(SideState &sleeper, uint32_t waiting, uint32_t *ring_word, Doorbell *doorbell);
 
 class Notifier {

@@ -87,10 +87,6 @@ void FifoEngine::wake_peer_channel(ChannelEntry *e) {
 }
 
 void FifoEngine::wake_own_sleepers() {
-  if (!futex_) {
-    WakeWord(&local_word_, false).bump();
-    return;
-  }
   // Each sleeper sleeps on its ring's word. The check is under the channel's
   // lock: a request that registers after it was made reads the stop (or
   // flag) before it sleeps; one that registered before is bumped here.
@@ -100,6 +96,43 @@ void FifoEngine::wake_own_sleepers() {
     ChannelEntry *e = set_->entry(slot);
     if (lc.readers_waiting > 0) reader_word(e).bump();
     if (!lc.writers.empty()) writer_word(e).bump();
+  }
+}
+
+void FifoEngine::track_sleepers(uint32_t slot, LocalChannel &lc, ChannelEntry *e) {
+  if (futex_) return;
+  // Writers behind the front one need no notifier: the front one wakes
+  // them as it leaves.
+  bool sleeping = lc.readers_waiting > 0 || lc.writer_flag;
+  std::lock_guard<std::mutex> g(sleepers_mu_);
+  if (sleeping == lc.listed) return;
+  lc.listed = sleeping;
+  if (sleeping) {
+    // Read before the request reads its own `seen` (it registers first): a
+    // move after this is passed on, one before it ends that request's sleep
+    // at once.
+    lc.passed_reader = reader_word(e).load();
+    lc.passed_writer = writer_word(e).load();
+    sleeping_.push_back(slot);
+  } else {
+    sleeping_.erase(std::find(sleeping_.begin(), sleeping_.end(), slot));
+  }
+}
+
+void FifoEngine::wake_moved_rings() {
+  std::lock_guard<std::mutex> g(sleepers_mu_);
+  for (uint32_t slot : sleeping_) {
+    LocalChannel &lc = locals_[slot];
+    ChannelEntry *e = set_->entry(slot);
+    uint32_t r = reader_word(e).load(), w = writer_word(e).load();
+    if (r != lc.passed_reader) {
+      lc.passed_reader = r;
+      reader_word(e).wake();
+    }
+    if (w != lc.passed_writer) {
+      lc.passed_writer = w;
+      writer_word(e).wake();
+    }
   }
 }
 
@@ -383,6 +416,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       registered = true;
       waiting_.fetch_add(1, std::memory_order_relaxed);
       lc.readers_waiting++;
+      track_sleepers(f->slot, lc, e);
       update_flags(lc, e);
       full_fence();
       continue;
@@ -399,6 +433,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
   if (registered) {
     waiting_.fetch_sub(1, std::memory_order_relaxed);
     lc.readers_waiting--;
+    track_sleepers(f->slot, lc, e);
     update_flags(lc, e);
   }
   if (result > 0 && opts_.trace) {
@@ -455,6 +490,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
       if (!lc.writer_flag) {
         // As for readers: flag, fence, re-check.
         lc.writer_flag = true;
+        track_sleepers(f->slot, lc, e);
         update_flags(lc, e);
         full_fence();
         continue;
@@ -478,6 +514,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   if (registered) waiting_.fetch_sub(1, std::memory_order_relaxed);
   if (lc.writers.empty() && lc.writer_flag) {
     lc.writer_flag = false;
+    track_sleepers(f->slot, lc, e);
     update_flags(lc, e);
   }
   // The next writer in line sleeps until someone bumps the word.
@@ -553,7 +590,7 @@ unsigned FifoEngine::poll(uint64_t handle, bool arm) {
 // --- events from outside ---------------------------------------------------------
 
 void FifoEngine::peer_rang() {
-  if (!futex_) WakeWord(&local_word_, false).bump();  // with the futex notifier the peer woke them itself
+  if (!futex_) wake_moved_rings();  // with the futex notifier the peer woke them itself
   if (on_readiness) on_readiness();
 }
 

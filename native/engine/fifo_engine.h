@@ -38,6 +38,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "../channel_table.h"
 #include "../doorbell.h"
@@ -84,9 +85,9 @@ struct PollHandle;  // owned by the fuse glue: opaque here
 
 class FifoEngine {
  public:
-  // `futex`: this side sleeps with the futex notifier, so requests sleep on
-  // their ring's word and the peer wakes them there; else the notifier
-  // thread calls peer_rang() when the side's bell moves.
+  // `futex`: this side sleeps with the futex notifier, so the peer wakes a
+  // request on its ring's word itself; else the notifier thread calls
+  // peer_rang() when the side's bell moves.
   // `table`: the side's channel table (one per process: it holds the
   // cross-peer lock in this side's name).
   FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<NameIndex> names,
@@ -163,6 +164,10 @@ class FifoEngine {
     uint32_t pollers_in = 0, pollers_out = 0;  // armed descriptors
     bool writer_flag = false;                  // producer_waiting raised by a writer
     std::deque<WriteTicket *> writers;  // arrival order; front one writes
+    // Without futex (sleepers_mu_): whether the channel is in sleeping_, and
+    // its two wake words as the notifier last passed them on.
+    bool listed = false;
+    uint32_t passed_reader = 0, passed_writer = 0;
   };
   // A consistent reading of one channel's two rings, open counts first.
   struct Endpoint {
@@ -187,9 +192,15 @@ class FifoEngine {
   void wake_peer_channel(ChannelEntry *e);
   // Wakes every request of ours that sleeps (stop, peer death, wake_all).
   void wake_own_sleepers();
-  // What a reader / writer of channel `e` sleeps on.
-  WakeWord reader_word(ChannelEntry *e) { return futex_ ? WakeWord(&e->ring[peer()].consumer_wake, true) : WakeWord(&local_word_, false); }
-  WakeWord writer_word(ChannelEntry *e) { return futex_ ? WakeWord(&e->ring[side_].producer_wake, true) : WakeWord(&local_word_, false); }
+  // Without futex the peer can only move a ring's wake word and ring our
+  // bell; the notifier thread then wakes the sleepers of the words that
+  // moved (peer_rang), and no others. `sleeping_` lists the channels that
+  // have sleepers, kept by track_sleepers (under the channel's lock).
+  void track_sleepers(uint32_t slot, LocalChannel &lc, ChannelEntry *e);
+  void wake_moved_rings();
+  // What a reader / writer of channel `e` sleeps on: its ring's wake word.
+  WakeWord reader_word(ChannelEntry *e) { return WakeWord(&e->ring[peer()].consumer_wake, true); }
+  WakeWord writer_word(ChannelEntry *e) { return WakeWord(&e->ring[side_].producer_wake, true); }
   bool nonblocking(const OpenFile &f, const Request &req) const;
   // One attempt; kWait when the request has to wait. Under the channel lock.
   int64_t try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, uint64_t len);
@@ -224,7 +235,8 @@ class FifoEngine {
   uint64_t ring_size_;
   uint32_t capacity_;
   bool futex_;
-  uint32_t local_word_ = 0;  // what requests sleep on without futex
+  std::mutex sleepers_mu_;
+  std::vector<uint32_t> sleeping_;  // slots with sleepers, without futex (sleepers_mu_)
   std::unique_ptr<LocalChannel[]> locals_;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> peer_dead_{false};

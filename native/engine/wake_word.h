@@ -1,13 +1,13 @@
 // A word a waiting request sleeps on, and how to wake it.
 //
-// With the futex notifier it is a word of the ring the request waits on, in
-// the control memsection (consumer_wake for a reader, producer_wake for a
-// writer): the peer's FUTEX_WAKE after progress on that ring reaches the
-// sleeping libfuse worker directly, with no thread in between, and leaves
-// sleepers on other channels asleep. With poll and doorbell it is one word of
-// this process that the notifier thread bumps when it sees the side's bell
-// move. Local events (a writer leaving the head of its queue, stop, peer
-// death) bump the same word the sleeper uses.
+// It is a word of the ring the request waits on, in the control memsection
+// (consumer_wake for a reader, producer_wake for a writer). The peer moves
+// it after progress on that ring. With the futex notifier the peer's
+// FUTEX_WAKE reaches the sleeping libfuse worker directly, with no thread in
+// between; with poll and doorbell (another kernel) the notifier thread,
+// woken by the side's bell, wakes the words that moved. Either way sleepers
+// on other channels stay asleep. Local events (a writer leaving the head of
+// its queue, stop, peer death) bump the word too.
 //
 // A waiter reads the word, re-checks its condition, and sleeps only if the
 // word still holds what it read: any bump after the read ends the sleep at
@@ -20,8 +20,8 @@ namespace ivfs {
 
 class WakeWord {
  public:
-  // `shared`: the word is in shared memory (another process wakes it, and
-  // the kernel keys the futex by the backing page), else private to us.
+  // `shared`: the word is in shared memory (another process may wake it,
+  // and the kernel keys the futex by the backing page), else private to us.
   WakeWord(uint32_t *word, bool shared) : word_(word), shared_(shared) {}
 
   enum class Woken { kChanged, kSignal, kTimeout };
@@ -31,8 +31,10 @@ class WakeWord {
   // `spin_us` first (cheaper than a sleep for short waits). kSignal: a signal
   // interrupted the sleep (libfuse's interrupt signal, or any other).
   Woken wait(uint32_t seen, long timeout_ms, uint32_t spin_us) const;
-  // Wakes every sleeper.
+  // Moves the word and wakes every sleeper.
   void bump() const;
+  // Wakes every sleeper of a word that someone else moved.
+  void wake() const;
 
  private:
   uint32_t *word_;

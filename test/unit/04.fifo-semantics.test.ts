@@ -46,9 +46,53 @@ async function readExactly(svc: EngineSide, fd: number, total: number, chunk: nu
   return Buffer.concat(parts);
 }
 
+/**
+ * A reader of "pipe" and a reader of "other" wait on side b; a write to
+ * "pipe" must end the sleep of its reader alone, then a write to "other"
+ * that of the other: two sleeps end in all (a herd would end three).
+ * Returns how many times side b's bell was rung meanwhile.
+ */
+async function ownChannelAlone(fx: FifoFixture): Promise<number> {
+  const { A, B, ch, peers } = fx;
+  const made = await peers.a.createChannel('other', 0o600, 0, 0, Date.now());
+  const other: ChannelRef = { slot: made.slot, generation: made.generation, name: 'other' };
+  const rPipe = B.open(ch, O_RDONLY);
+  const rOther = B.open(other, O_RDONLY);
+  const wPipe = A.open(ch, O_WRONLY);
+  const wOther = A.open(other, O_WRONLY);
+  const pipeRead = read(B, rPipe, 100);
+  const otherRead = read(B, rOther, 100);
+  for (let tries = 0; B.waiting < 2; tries++) {
+    if (tries > 500) throw new Error(`only ${B.waiting} of 2 readers waiting`);
+    await delay(2);
+  }
+  const sleeps = () => peers.b.engineState()!.stats.waits;
+  const bells = () => peers.b.sides()[1].bellsRung;
+  const [sleepsBefore, bellsBefore] = [sleeps(), bells()];
+  expect(await write(A, wPipe, Buffer.from('mine'))).to.equal(4);
+  expect((await pipeRead).data.toString()).to.equal('mine');
+  expect(await stateAfter(otherRead, 50)).to.equal('pending');
+  expect(B.waiting).to.equal(1);
+  expect(await write(A, wOther, Buffer.from('yours'))).to.equal(5);
+  expect((await otherRead).data.toString()).to.equal('yours');
+  expect(sleeps() - sleepsBefore, 'sleeps ended on side b: one per reader').to.equal(2);
+  return bells() - bellsBefore;
+}
+
 /** Two mounted sides of one fresh set and a channel "pipe" between them. */
+interface FifoFixture {
+  peers: Peers;
+  A: EngineSide;
+  B: EngineSide;
+  ch: ChannelRef;
+  control: string;
+  ringSize: number;
+  scratch: Scratch;
+  services: EngineSide[];
+}
+
 function fifoFixture(notify: NotifyMode) {
-  const fx = {} as { peers: Peers; A: EngineSide; B: EngineSide; ch: ChannelRef; control: string; ringSize: number; scratch: Scratch; services: EngineSide[] };
+  const fx = {} as FifoFixture;
   const services: EngineSide[] = [];
   // Registered before useScratch's hook, so it runs first: requests still
   // waiting when a test fails are answered before the sets are closed.
@@ -65,7 +109,8 @@ function fifoFixture(notify: NotifyMode) {
     // A long grace for readers inside close(): the scenes decide when releases come.
     // A long tick: a request whose wake-up is lost hangs (and the test
     // times out) instead of being rescued by its next periodic re-check.
-    fx.peers = s.peers(set.paths, notify, { closingWaitMs: 60_000, tickMs: 60_000 });
+    // Traced: the engine counts its sleeps, which a scene may compare.
+    fx.peers = s.peers(set.paths, notify, { closingWaitMs: 60_000, tickMs: 60_000, trace: true });
     fx.A = new EngineSide(fx.peers.a);
     fx.B = new EngineSide(fx.peers.b);
     services.push(fx.A, fx.B);
@@ -159,27 +204,8 @@ describe('FIFO semantics between the two sides', function () {
     });
 
     it('is woken by a write on its own channel alone: the side\'s bell stays still and a reader of another channel sleeps on', async () => {
-      const { A, B, ch, peers } = fx;
-      const made = await peers.a.createChannel('other', 0o600, 0, 0, Date.now());
-      const other: ChannelRef = { slot: made.slot, generation: made.generation, name: 'other' };
-      const rPipe = B.open(ch, O_RDONLY);
-      const rOther = B.open(other, O_RDONLY);
-      const wPipe = A.open(ch, O_WRONLY);
-      const wOther = A.open(other, O_WRONLY);
-      const pipeRead = read(B, rPipe, 100);
-      const otherRead = read(B, rOther, 100);
-      for (let tries = 0; B.waiting < 2; tries++) {
-        if (tries > 500) throw new Error(`only ${B.waiting} of 2 readers waiting`);
-        await delay(2);
-      }
-      const bellBefore = peers.b.sides()[1].bellsRung;
-      expect(await write(A, wPipe, Buffer.from('mine'))).to.equal(4);
-      expect((await pipeRead).data.toString()).to.equal('mine');
-      expect(peers.b.sides()[1].bellsRung, 'bells rung on side b by the write').to.equal(bellBefore);
-      expect(await stateAfter(otherRead, 50)).to.equal('pending');
-      expect(B.waiting).to.equal(1);
-      expect(await write(A, wOther, Buffer.from('yours'))).to.equal(5);
-      expect((await otherRead).data.toString()).to.equal('yours');
+      const bellsRung = await ownChannelAlone(fx);
+      expect(bellsRung, 'bells rung on side b by the two writes').to.equal(0);
     });
 
     it('gets EOF once every writer has closed and the ring is drained, and again on every later read', async () => {
@@ -588,6 +614,10 @@ describe('FIFO semantics between the two sides', function () {
 describe('FIFO semantics with the poll notifier', function () {
   this.timeout(5000);
   const fx = fifoFixture('poll');
+
+  it('wakes a reader on a write to its own channel alone: the bell rings, the notifier passes it to that reader only', async () => {
+    expect(await ownChannelAlone(fx), 'bells rung on side b by the two writes').to.equal(2);
+  });
 
   it('wakes a waiting reader and a waiting writer through the bell alone', async () => {
     const { A, B, ch, ringSize } = fx;

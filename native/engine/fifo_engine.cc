@@ -94,8 +94,8 @@ void FifoEngine::wake_own_sleepers() {
     LocalChannel &lc = locals_[slot];
     std::lock_guard<std::mutex> g(lc.mu);
     ChannelEntry *e = set_->entry(slot);
-    if (lc.readers_waiting > 0) reader_word(e).bump();
-    if (!lc.writers.empty()) writer_word(e).bump();
+    if (lc.readers_waiting > 0) reader_word(slot, e).bump();
+    if (!lc.writers.empty()) writer_word(slot, e).bump();
   }
 }
 
@@ -108,11 +108,11 @@ void FifoEngine::track_sleepers(uint32_t slot, LocalChannel &lc, ChannelEntry *e
   if (sleeping == lc.listed) return;
   lc.listed = sleeping;
   if (sleeping) {
-    // Read before the request reads its own `seen` (it registers first): a
-    // move after this is passed on, one before it ends that request's sleep
-    // at once.
-    lc.passed_reader = reader_word(e).load();
-    lc.passed_writer = writer_word(e).load();
+    // Read before the request's last check of the ring (it registers
+    // first): progress before this is seen by that check, a move after it
+    // is passed on.
+    lc.passed_reader = load_acquire(&e->ring[peer()].consumer_wake);
+    lc.passed_writer = load_acquire(&e->ring[side_].producer_wake);
     sleeping_.push_back(slot);
   } else {
     sleeping_.erase(std::find(sleeping_.begin(), sleeping_.end(), slot));
@@ -124,14 +124,14 @@ void FifoEngine::wake_moved_rings() {
   for (uint32_t slot : sleeping_) {
     LocalChannel &lc = locals_[slot];
     ChannelEntry *e = set_->entry(slot);
-    uint32_t r = reader_word(e).load(), w = writer_word(e).load();
+    uint32_t r = load_acquire(&e->ring[peer()].consumer_wake), w = load_acquire(&e->ring[side_].producer_wake);
     if (r != lc.passed_reader) {
       lc.passed_reader = r;
-      reader_word(e).wake();
+      reader_word(slot, e).bump();
     }
     if (w != lc.passed_writer) {
       lc.passed_writer = w;
-      writer_word(e).wake();
+      writer_word(slot, e).bump();
     }
   }
 }
@@ -382,7 +382,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
   if (!e) return corrupt(*f, "read");
   revive(e, *f);  // flushed, yet read: the close was of a duplicate
   LocalChannel &lc = local(f->slot);
-  WakeWord word = reader_word(e);
+  WakeWord word = reader_word(f->slot, e);
   bool registered = false;
   int closing_naps = 0;
   int64_t result;
@@ -452,7 +452,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   if (!e) return corrupt(*f, "write");
   revive(e, *f);  // flushed, yet written: the close was of a duplicate
   LocalChannel &lc = local(f->slot);
-  WakeWord word = writer_word(e);
+  WakeWord word = writer_word(f->slot, e);
   WriteTicket ticket;
   uint64_t done = 0;
   bool registered = false;

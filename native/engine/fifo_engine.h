@@ -164,8 +164,11 @@ class FifoEngine {
     uint32_t pollers_in = 0, pollers_out = 0;  // armed descriptors
     bool writer_flag = false;                  // producer_waiting raised by a writer
     std::deque<WriteTicket *> writers;  // arrival order; front one writes
-    // Without futex (sleepers_mu_): whether the channel is in sleeping_, and
-    // its two wake words as the notifier last passed them on.
+    // Without futex: the words its readers and writers sleep on (private:
+    // the ring's own words may sit in an ivshmem BAR, where a futex cannot
+    // wait), and (sleepers_mu_) whether the channel is in sleeping_ and its
+    // ring's wake words as the notifier last passed them on.
+    uint32_t reader_sleep = 0, writer_sleep = 0;
     bool listed = false;
     uint32_t passed_reader = 0, passed_writer = 0;
   };
@@ -193,14 +196,19 @@ class FifoEngine {
   // Wakes every request of ours that sleeps (stop, peer death, wake_all).
   void wake_own_sleepers();
   // Without futex the peer can only move a ring's wake word and ring our
-  // bell; the notifier thread then wakes the sleepers of the words that
-  // moved (peer_rang), and no others. `sleeping_` lists the channels that
-  // have sleepers, kept by track_sleepers (under the channel's lock).
+  // bell; the notifier thread then wakes the sleepers of the channels whose
+  // ring words moved (peer_rang), and no others. `sleeping_` lists the
+  // channels that have sleepers, kept by track_sleepers (channel lock held).
   void track_sleepers(uint32_t slot, LocalChannel &lc, ChannelEntry *e);
   void wake_moved_rings();
-  // What a reader / writer of channel `e` sleeps on: its ring's wake word.
-  WakeWord reader_word(ChannelEntry *e) { return WakeWord(&e->ring[peer()].consumer_wake, true); }
-  WakeWord writer_word(ChannelEntry *e) { return WakeWord(&e->ring[side_].producer_wake, true); }
+  // What a reader / writer of channel `slot` sleeps on: with futex its
+  // ring's wake word, which the peer wakes; else the channel's own word.
+  WakeWord reader_word(uint32_t slot, ChannelEntry *e) {
+    return futex_ ? WakeWord(&e->ring[peer()].consumer_wake, true) : WakeWord(&locals_[slot].reader_sleep, false);
+  }
+  WakeWord writer_word(uint32_t slot, ChannelEntry *e) {
+    return futex_ ? WakeWord(&e->ring[side_].producer_wake, true) : WakeWord(&locals_[slot].writer_sleep, false);
+  }
   bool nonblocking(const OpenFile &f, const Request &req) const;
   // One attempt; kWait when the request has to wait. Under the channel lock.
   int64_t try_read(const OpenFile &f, ChannelEntry *e, uint8_t *buf, uint64_t len);

@@ -37,10 +37,6 @@ WakeWord::Woken WakeWord::wait(uint32_t seen, long timeout_ms, uint32_t spin_us)
 
 void WakeWord::bump() const {
   add_release(word_, 1u);
-  wake();
-}
-
-void WakeWord::wake() const {
   int op = shared_ ? FUTEX_WAKE : (FUTEX_WAKE | FUTEX_PRIVATE_FLAG);
   syscall(SYS_futex, word_, op, INT_MAX, nullptr, nullptr, 0);
 }

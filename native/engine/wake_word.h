@@ -1,13 +1,16 @@
 // A word a waiting request sleeps on, and how to wake it.
 //
-// It is a word of the ring the request waits on, in the control memsection
-// (consumer_wake for a reader, producer_wake for a writer). The peer moves
-// it after progress on that ring. With the futex notifier the peer's
+// With the futex notifier it is a word of the ring the request waits on, in
+// the control memsection (consumer_wake for a reader, producer_wake for a
+// writer): the peer moves it after progress on that ring, and its
 // FUTEX_WAKE reaches the sleeping libfuse worker directly, with no thread in
-// between; with poll and doorbell (another kernel) the notifier thread,
-// woken by the side's bell, wakes the words that moved. Either way sleepers
-// on other channels stay asleep. Local events (a writer leaving the head of
-// its queue, stop, peer death) bump the word too.
+// between. With poll and doorbell (another kernel, and memory that may be an
+// ivshmem BAR, where a futex cannot wait) it is a word of the channel in
+// this process: the peer still moves the ring's word and rings the side's
+// bell, and the notifier thread bumps the words of the channels whose ring
+// words moved. Either way sleepers on other channels stay asleep. Local
+// events (a writer leaving the head of its queue, stop, peer death) bump the
+// word the sleeper uses.
 //
 // A waiter reads the word, re-checks its condition, and sleeps only if the
 // word still holds what it read: any bump after the read ends the sleep at
@@ -33,8 +36,6 @@ class WakeWord {
   Woken wait(uint32_t seen, long timeout_ms, uint32_t spin_us) const;
   // Moves the word and wakes every sleeper.
   void bump() const;
-  // Wakes every sleeper of a word that someone else moved.
-  void wake() const;
 
  private:
   uint32_t *word_;

@@ -127,6 +127,9 @@ if [ "$SIDE" = b ]; then
   kill $guard 2>/dev/null
   check "[$N] a reader blocked on an empty channel (state ${state:-gone}) ends on SIGINT within a second (${ms} ms)" [ "$state" = S -a $ms -lt 1000 ]
   say "figure [$N] daemon CPU while a reader waits 3 s on an empty channel: $(( (c1 - c0) * 10 )) ms"
+  # A waiting reader sleeps: poll's notifier naps cost ~250 ms in 3 s, a
+  # request that spins (a futex that cannot wait, say) costs all 3000.
+  check "[$N] the daemon sleeps while a reader waits (under half a CPU over 3 s)" [ $(( (c1 - c0) * 10 )) -lt 1500 ]
 fi
 barrier $T-interrupted
 

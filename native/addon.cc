@@ -183,9 +183,13 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     if (mode == kNotifyDoorbell && !(doorbell_ && doorbell_->can_wait())) throw Napi::Error::New(env, "doorbell notifier without an open doorbell device");
     return mode;
   }
+  // Our descriptors are gone (a new mount of the side, or its end). The
+  // caller rings the peer's bell after.
   void reset_own_counts() {
+    SideState &p = set_->header()->side[peer()];
     for (uint32_t i = 0; i < set_->geometry().capacity; i++) {
       ChannelEntry *e = set_->entry(i);
+      bool had_open = load_acquire(&e->side_open[side_]) != 0;
       store_release(&e->side_open[side_], 0u);
       store_release(&e->ring[side_].writers_open, 0u);
       store_release(&e->ring[side_].writers_closing, 0u);
@@ -193,6 +197,9 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
       store_release(&e->ring[peer()].readers_open, 0u);
       store_release(&e->ring[peer()].readers_closing, 0u);
       store_release(&e->ring[peer()].consumer_waiting, 0u);
+      // After the counts: the peer's waiters on a channel we had open wake
+      // to end of file or EPIPE.
+      if (had_open) move_channel_wake_words(p, *e, side_);
     }
   }
   void shutdown() {
@@ -538,7 +545,8 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     bool reading = info[2].As<Napi::Boolean>(), writing = info[3].As<Napi::Boolean>();
     int delta = info[4].As<Napi::Number>().Int32Value();
     adjust_open_counts(e, side_, reading, writing, delta);
-    ring_peer();  // opens and closes decide the peer's EOF and EPIPE
+    move_channel_wake_words(header(env)->side[peer()], *e, side_);  // opens and closes decide the peer's EOF and EPIPE
+    ring_peer();
     return Napi::Boolean::New(env, true);
   }
 

@@ -33,16 +33,30 @@ void ring_bell(SideState &side, Doorbell *doorbell) {
   if (mode == kNotifyDoorbell && doorbell) doorbell->ring(load_acquire(&side.doorbell_id));
 }
 
+namespace {
+
+bool sleeps_on_futex(const SideState &side) { return load_acquire(&side.notify_mode) == kNotifyFutex; }
+
+// Moved before any bell: a notifier thread that sees the bell finds the word
+// moved, and wakes that ring's sleepers only.
+void move_wake_word(uint32_t *ring_word, bool futex_sleeper) {
+  add_release(ring_word, 1u);
+  if (futex_sleeper) futex(ring_word, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+}  // namespace
+
 void wake_ring_waiters(SideState &sleeper, uint32_t waiting, uint32_t *ring_word, Doorbell *doorbell) {
   if (waiting == 0) return;
-  bool futex_sleeper = load_acquire(&sleeper.notify_mode) == kNotifyFutex;
-  if (waiting & kWaitingRequest) {
-    // Moved before the bell: a notifier thread that sees the bell finds the
-    // word moved, and wakes that ring's sleepers only.
-    add_release(ring_word, 1u);
-    if (futex_sleeper) futex(ring_word, FUTEX_WAKE, INT_MAX, nullptr);
-  }
+  bool futex_sleeper = sleeps_on_futex(sleeper);
+  if (waiting & kWaitingRequest) move_wake_word(ring_word, futex_sleeper);
   if (!futex_sleeper || (waiting & ~kWaitingRequest)) ring_bell(sleeper, doorbell);
+}
+
+void move_channel_wake_words(SideState &peer_side, ChannelEntry &e, uint32_t side) {
+  bool futex_sleeper = sleeps_on_futex(peer_side);
+  move_wake_word(&e.ring[side].consumer_wake, futex_sleeper);      // the peer's readers of our ring
+  move_wake_word(&e.ring[1 - side].producer_wake, futex_sleeper);  // the peer's writers into our ring
 }
 
 Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring)

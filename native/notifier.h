@@ -38,6 +38,15 @@ void ring_bell(SideState &side, Doorbell *doorbell);
 // thread (which then wakes the words that moved), hear the side's bell.
 void wake_ring_waiters(SideState &sleeper, uint32_t waiting, uint32_t *ring_word, Doorbell *doorbell);
 
+// The open counts or closing marks of channel `e` on the caller's side
+// `side` changed (an open, a flush, a release, a mount's end), which decides
+// the peer's end of file and EPIPE there: moves the peer's two wake words of
+// the channel, waking its requests that sleep on them with futex. The caller
+// then rings the peer's bell, once for any number of channels: that wakes
+// its pollers and, without futex, its notifier thread, which wakes the
+// requests whose words moved.
+void move_channel_wake_words(SideState &peer_side, ChannelEntry &e, uint32_t side);
+
 class Notifier {
  public:
   // `doorbell` must outlive the notifier and be able to wait when `mode` is

@@ -82,8 +82,8 @@ void FifoEngine::wake_peer_channel(ChannelEntry *e) {
   SideState &p = set_->header()->side[peer()];
   // Unconditionally, not only when a flag is raised: a non-blocking request
   // waiting for a close to complete naps on these words without one.
-  wake_ring_waiters(p, kWaitingRequest, &e->ring[peer()].producer_wake, doorbell_.get());
-  wake_ring_waiters(p, kWaitingRequest | kWaitingPoll, &e->ring[side_].consumer_wake, doorbell_.get());
+  move_channel_wake_words(p, *e, side_);
+  ring_bell(p, doorbell_.get());
 }
 
 void FifoEngine::wake_own_sleepers() {

@@ -79,6 +79,23 @@ async function ownChannelAlone(fx: FifoFixture): Promise<number> {
   return bells() - bellsBefore;
 }
 
+/**
+ * A reader waits on side b for a writer of side a; side a's mount ends
+ * cleanly (detach): the reader gets end of file, woken by the detach.
+ */
+async function endsWhenWritingSideDetaches(fx: FifoFixture): Promise<void> {
+  const { A, B, ch, peers } = fx;
+  const r = B.open(ch, O_RDONLY);
+  A.open(ch, O_WRONLY);
+  const pending = read(B, r, 100);
+  for (let tries = 0; B.waiting < 1; tries++) {
+    if (tries > 500) throw new Error('the reader never waited');
+    await delay(2);
+  }
+  peers.a.detach();
+  expect((await pending).n, 'end of file').to.equal(0);
+}
+
 /** Two mounted sides of one fresh set and a channel "pipe" between them. */
 interface FifoFixture {
   peers: Peers;
@@ -206,6 +223,10 @@ describe('FIFO semantics between the two sides', function () {
     it('is woken by a write on its own channel alone: the side\'s bell stays still and a reader of another channel sleeps on', async () => {
       const bellsRung = await ownChannelAlone(fx);
       expect(bellsRung, 'bells rung on side b by the two writes').to.equal(0);
+    });
+
+    it('gets EOF at once when the writing side\'s mount ends', async () => {
+      await endsWhenWritingSideDetaches(fx);
     });
 
     it('gets EOF once every writer has closed and the ring is drained, and again on every later read', async () => {
@@ -617,6 +638,10 @@ describe('FIFO semantics with the poll notifier', function () {
 
   it('wakes a reader on a write to its own channel alone: the bell rings, the notifier passes it to that reader only', async () => {
     expect(await ownChannelAlone(fx), 'bells rung on side b by the two writes').to.equal(2);
+  });
+
+  it('gets a waiting reader EOF at once when the writing side\'s mount ends', async () => {
+    await endsWhenWritingSideDetaches(fx);
   });
 
   it('wakes a waiting reader and a waiting writer through the bell alone', async () => {

@@ -416,8 +416,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       registered = true;
       waiting_.fetch_add(1, std::memory_order_relaxed);
       lc.readers_waiting++;
-      track_sleepers(f->slot, lc, e);
-      update_flags(lc, e);
+      update_flags(f->slot, lc, e);
       full_fence();
       continue;
     }
@@ -433,8 +432,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
   if (registered) {
     waiting_.fetch_sub(1, std::memory_order_relaxed);
     lc.readers_waiting--;
-    track_sleepers(f->slot, lc, e);
-    update_flags(lc, e);
+    update_flags(f->slot, lc, e);
   }
   if (result > 0 && opts_.trace) {
     stats_.reads.fetch_add(1, std::memory_order_relaxed);
@@ -490,8 +488,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
       if (!lc.writer_flag) {
         // As for readers: flag, fence, re-check.
         lc.writer_flag = true;
-        track_sleepers(f->slot, lc, e);
-        update_flags(lc, e);
+        update_flags(f->slot, lc, e);
         full_fence();
         continue;
       }
@@ -514,8 +511,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   if (registered) waiting_.fetch_sub(1, std::memory_order_relaxed);
   if (lc.writers.empty() && lc.writer_flag) {
     lc.writer_flag = false;
-    track_sleepers(f->slot, lc, e);
-    update_flags(lc, e);
+    update_flags(f->slot, lc, e);
   }
   // The next writer in line sleeps until someone bumps the word.
   if (was_front && !lc.writers.empty()) word.bump();
@@ -527,7 +523,8 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   return result;
 }
 
-void FifoEngine::update_flags(LocalChannel &lc, ChannelEntry *e) {
+void FifoEngine::update_flags(uint32_t slot, LocalChannel &lc, ChannelEntry *e) {
+  track_sleepers(slot, lc, e);
   // Both flags of a channel are ours alone to write; one store each.
   store_relaxed(&e->ring[peer()].consumer_waiting, (lc.readers_waiting > 0 ? kWaitingRequest : 0u) | (lc.pollers_in > 0 ? kWaitingPoll : 0u));
   store_relaxed(&e->ring[side_].producer_waiting, (lc.writer_flag ? kWaitingRequest : 0u) | (lc.pollers_out > 0 ? kWaitingPoll : 0u));
@@ -547,7 +544,7 @@ void FifoEngine::disarm_locked(LocalChannel &lc, ChannelEntry *e, OpenFile &f) {
   f.armed = false;
   if (f.reading) lc.pollers_in--;
   if (f.writing) lc.pollers_out--;
-  if (e) update_flags(lc, e);
+  if (e) update_flags(f.slot, lc, e);
 }
 
 unsigned FifoEngine::poll(uint64_t handle, bool arm) {
@@ -565,7 +562,7 @@ unsigned FifoEngine::poll(uint64_t handle, bool arm) {
       f->armed = true;
       if (f->reading) lc.pollers_in++;
       if (f->writing) lc.pollers_out++;
-      update_flags(lc, e);
+      update_flags(f->slot, lc, e);
     }
     full_fence();
   }

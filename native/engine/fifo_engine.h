@@ -198,7 +198,8 @@ class FifoEngine {
   // Without futex the peer can only move a ring's wake word and ring our
   // bell; the notifier thread then wakes the sleepers of the channels whose
   // ring words moved (peer_rang), and no others. `sleeping_` lists the
-  // channels that have sleepers, kept by track_sleepers (channel lock held).
+  // channels that have sleepers, kept by track_sleepers (from update_flags,
+  // channel lock held).
   void track_sleepers(uint32_t slot, LocalChannel &lc, ChannelEntry *e);
   void wake_moved_rings();
   // What a reader / writer of channel `slot` sleeps on: with futex its
@@ -221,8 +222,9 @@ class FifoEngine {
   // complete (channel lock released meanwhile); false once the grace
   // (closing_wait_ms) is used up.
   bool closing_nap(std::unique_lock<std::mutex> &lk, const WakeWord &word, uint32_t seen, int &naps);
-  // The waiting flags that tell the peer to ring us, from the local counts.
-  void update_flags(LocalChannel &lc, ChannelEntry *e);
+  // The waiting flags that tell the peer to ring us, and (without futex) the
+  // notifier's list of channels with sleepers, from the local counts.
+  void update_flags(uint32_t slot, LocalChannel &lc, ChannelEntry *e);
   void adjust_open(ChannelEntry *e, const OpenFile &f, int delta);
   // Counts a descriptor in or out of readers_closing / writers_closing
   // (under opens_mu_).

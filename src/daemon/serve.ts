@@ -19,7 +19,7 @@ import { Logger } from '../log';
 import { explainCorruption } from '../memsections/check';
 import { Directory } from '../fs/directory';
 import { buildOperations } from '../fs/operations';
-import { MemsectionSpec, pciDevice } from '../memsections/locate';
+import { isIvshmemName, MemsectionSpec, pciDevice } from '../memsections/locate';
 import { doorbellRegisters, doorbellVfioGroup } from '../memsections/doorbell-device';
 import { openMemsections } from '../memsections/open';
 import { isMounted, removeRecord, writeRecord } from './registry';
@@ -65,7 +65,7 @@ const FUSE_OPTIONS = [
 
 /** The set as the user named it: an ivshmem name as it is, a path made absolute. */
 export function mountSource(spec: MemsectionSpec): string {
-  return spec.given.startsWith('ivshmem') ? spec.given : path.resolve(spec.given);
+  return isIvshmemName(spec.given) ? spec.given : path.resolve(spec.given);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

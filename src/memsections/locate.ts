@@ -102,6 +102,11 @@ export function chooseNotifier(spec: MemsectionSpec, asked: NotifyMode | undefin
   return asked ?? (pci ? 'poll' : 'futex');
 }
 
+/** `ivshmem` or `ivshmem:<bdf>`: the guest's ivshmem device, not a path. */
+export function isIvshmemName(name: string): boolean {
+  return name === 'ivshmem' || name.startsWith('ivshmem:');
+}
+
 /**
  * Resolves --memsections: an existing folder (or one to be created by
  * format) holds three files; an existing file is one region; `ivshmem` or
@@ -109,7 +114,7 @@ export function chooseNotifier(spec: MemsectionSpec, asked: NotifyMode | undefin
  */
 export function locateMemsections(given: string | undefined, opts: { forFormat?: boolean; pciRoot?: string } = {}): MemsectionSpec {
   const name = given ?? defaultMemsectionDir;
-  if (name === 'ivshmem' || name.startsWith('ivshmem:')) return ivshmemSpec(name, opts.pciRoot ?? PCI_DEVICES);
+  if (isIvshmemName(name)) return ivshmemSpec(name, opts.pciRoot ?? PCI_DEVICES);
   const resolved = path.resolve(name);
   let stat: fs.Stats | undefined;
   try {

@@ -62,10 +62,7 @@ async function ownChannelAlone(fx: FifoFixture): Promise<number> {
   const wOther = A.open(other, O_WRONLY);
   const pipeRead = read(B, rPipe, 100);
   const otherRead = read(B, rOther, 100);
-  for (let tries = 0; B.waiting < 2; tries++) {
-    if (tries > 500) throw new Error(`only ${B.waiting} of 2 readers waiting`);
-    await delay(2);
-  }
+  await B.untilWaiting(2);
   const sleeps = () => peers.b.engineState()!.stats.waits;
   const bells = () => peers.b.sides()[1].bellsRung;
   const [sleepsBefore, bellsBefore] = [sleeps(), bells()];
@@ -88,10 +85,7 @@ async function endsWhenWritingSideDetaches(fx: FifoFixture): Promise<void> {
   const r = B.open(ch, O_RDONLY);
   A.open(ch, O_WRONLY);
   const pending = read(B, r, 100);
-  for (let tries = 0; B.waiting < 1; tries++) {
-    if (tries > 500) throw new Error('the reader never waited');
-    await delay(2);
-  }
+  await B.untilWaiting(1);
   peers.a.detach();
   expect((await pending).n, 'end of file').to.equal(0);
 }
@@ -530,7 +524,7 @@ describe('FIFO semantics between the two sides', function () {
       A.open(ch, O_WRONLY);
       const r = B.open(ch, O_RDONLY);
       const abandoned = read(B, r, 100);
-      while (B.waiting < 1) await delay(5);
+      await B.untilWaiting(1);
       expect(B.release(r), 'released under the waiting read').to.equal(0);
       expect(await stateAfter(abandoned, 50)).to.equal('pending');
       B.stop();

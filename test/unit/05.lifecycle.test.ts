@@ -214,7 +214,7 @@ describe('side lifecycle', () => {
     });
     B.read(r, Buffer.alloc(10), 10, (n) => answers.push(n));
     B.read(r, Buffer.alloc(10), 10, (n) => answers.push(n));
-    while (B.waiting < 2) await delay(5);
+    await B.untilWaiting(2);
     expect(answers, 'both wait on the empty ring').to.deep.equal([]);
     B.stop();
     await answered(2);

@@ -42,6 +42,11 @@ export class EngineSide {
     return this.ms.engineState()?.waiting ?? 0;
   }
 
+  /** Resolves once `n` requests wait in the engine (the test's timeout bounds it). */
+  async untilWaiting(n: number): Promise<void> {
+    while (this.waiting < n) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+
   /** What the daemon does at unmount: every waiting request is answered, later ones get EIO. */
   stop(): void {
     this.ms.stopEngine();

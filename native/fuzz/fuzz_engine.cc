@@ -94,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::memcpy(f.control(), f.pristine.data(), f.pristine.size());
   for (uint32_t d = 0; d < kSideCount; d++) std::memset(f.set[0]->ring_bytes(d, 0), 0, f.data_size);
   std::unique_ptr<FifoEngine> eng[kSideCount];
-  for (uint32_t s = 0; s < kSideCount; s++)  // a fresh name index, no doorbell, no futex (local wake word)
+  for (uint32_t s = 0; s < kSideCount; s++)  // a fresh name index, no doorbell, no futex (a word per channel in the process)
     eng[s] = std::make_unique<FifoEngine>(f.set[s], f.table[s], std::make_shared<NameIndex>(*f.set[s], f.table[s]), nullptr,
                                           EngineOptions{.side = s, .spin_us = 0, .tick_ms = 1, .closing_wait_ms = 0}, false);
   FuzzedDataProvider in(data, size);

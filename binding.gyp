@@ -13,7 +13,10 @@
         "native/notifier.cc",
         "native/doorbell.cc",
         "native/doorbell_server.cc",
-        "native/addon_doorbell_server.cc"
+        "native/addon_doorbell_server.cc",
+        "native/area_registry.cc",
+        "native/area_router.cc",
+        "native/addon_areas.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       # libfuse's headers only (struct fuse_file_info for the hooks); libfuse

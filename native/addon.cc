@@ -17,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "addon_areas.h"
 #include "addon_doorbell_server.h"
 #include "addon_errors.h"
 #include "channel_table.h"
@@ -129,7 +130,10 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   explicit Memsections(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Memsections>(info) {
     try {
-      set_ = std::make_shared<MemsectionSet>(string_array(info[0]));
+      // Memsections(paths[, windowOffset, windowLength]): a pair's set in an area region.
+      uint64_t offset = info[1].IsNumber() ? uint64_t(info[1].As<Napi::Number>().Int64Value()) : 0;
+      uint64_t length = info[2].IsNumber() ? uint64_t(info[2].As<Napi::Number>().Int64Value()) : 0;
+      set_ = std::make_shared<MemsectionSet>(string_array(info[0]), offset, length);
     } catch (const SetError &e) {
       throw set_error(info.Env(), e);
     }
@@ -818,6 +822,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ivfs;
   exports.Set("Memsections", Memsections::Define(env));
   exports.Set("DoorbellServer", define_doorbell_server(env));
+  exports.Set("AreaRegistry", define_area_registry(env));
+  exports.Set("AreaRouter", define_area_router(env));
   exports.Set("format", Napi::Function::New(env, Format));
   exports.Set("planFiles", Napi::Function::New(env, PlanFiles));
   exports.Set("planRegion", Napi::Function::New(env, PlanRegion));
@@ -856,6 +862,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("ringTail", double(offsetof(RingState, tail)));
   l.Set("ringWritersOpen", double(offsetof(RingState, writers_open)));
   l.Set("ringReadersOpen", double(offsetof(RingState, readers_open)));
+  export_area_layout(env, c, l);
   exports.Set("layout", l);
   return exports;
 }

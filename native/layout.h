@@ -196,6 +196,123 @@ static_assert(offsetof(RingState, epipe_mark) == 20 && offsetof(RingState, tail)
                   offsetof(RingState, producer_wake) == 100,
               "LAYOUT.md ring state");
 
+// --- Area regions (docs/LAYOUT.md, "Area regions") ------------------------
+//
+// A region formatted with `format --areas` holds a registry and any number of
+// areas, each named by an integer ID and shared by a set of named peers (as
+// Xen's static shared memory areas are). An area is carved into pair slots:
+// every two peers of an area that are attached at once get one classic
+// memsection set (control, data0, data1 in one window, layout above), side a
+// being the peer whose name sorts first. The registry has its own magic and
+// version: the sets inside the areas are unchanged version-3 sets.
+constexpr uint64_t kAreaMagic = 0x3141455241564949ull;  // "IIVAREA1" read as bytes
+constexpr uint32_t kRegistryVersion = 1;
+constexpr uint32_t kAreaCapacity = 32;     // areas one region can hold
+constexpr uint32_t kAreaPeersMax = 16;     // peers attached to one area at once
+constexpr uint32_t kAreaPairsMax = kAreaPeersMax * (kAreaPeersMax - 1) / 2;
+constexpr uint32_t kPeerNameMax = 31;      // bytes of a peer name, without NUL
+constexpr uint32_t kAreaIdMax = 65535;     // area IDs are 1 to this
+
+enum AreaState : uint32_t { kAreaFree = 0, kAreaLive = 1 };
+enum PeerState : uint32_t { kPeerFree = 0, kPeerAttached = 1 };
+enum PairState : uint32_t { kPairFree = 0, kPairCarved = 1 };
+
+// One peer that has an area attached: Xen's mappings/<dom>. Written by that
+// peer (under the registry lock at attach and detach; its heartbeat alone).
+struct alignas(64) PeerMapping {
+  uint32_t state;           // PeerState
+  uint32_t epoch;           // +1 at every attach of this slot
+  uint64_t heartbeat;       // +1 every 250 ms while attached (no lock)
+  uint32_t pid;             // daemon pid in its own kernel (information)
+  uint32_t doorbell_id;     // its ivshmem peer id, 0 without a doorbell
+  uint64_t attached_at_ms;  // wall clock at attach (information)
+  char name[kPeerNameMax + 1];  // NUL-terminated, unique among attached peers
+  char host[32];            // host name, NUL-terminated (information)
+  uint8_t pad0[32];
+};
+static_assert(sizeof(PeerMapping) == 128, "PeerMapping layout");
+
+// One pair slot of an area: the memsection set at
+// area offset + index x pair_size, joining the two peers named here.
+struct PairSlot {
+  uint32_t state;       // PairState (registry lock)
+  uint32_t generation;  // +1 every time the slot is carved for a new pair
+  char names[kSideCount][kPeerNameMax + 1];  // side a, side b: names[0] < names[1]
+  uint8_t pad0[24];
+};
+static_assert(sizeof(PairSlot) == 96, "PairSlot layout");
+
+// One area. Written under the registry lock only, except the mappings'
+// heartbeats.
+struct alignas(64) AreaEntry {
+  uint32_t state;           // AreaState
+  uint32_t id;              // 1 to kAreaIdMax
+  uint64_t size;            // bytes, as its creator asked (page multiple)
+  uint64_t offset;          // where it starts in the region (page-aligned)
+  uint64_t pair_size;       // bytes of one pair's memsection set (page multiple)
+  uint32_t pair_slots;      // min(kAreaPairsMax, size / pair_size)
+  uint32_t channels;        // channel capacity of each pair's set
+  uint64_t created_at_ms;   // wall clock at creation (information)
+  char owner[kPeerNameMax + 1];  // the peer that first named it
+  uint8_t pad0[48];
+  PeerMapping peers[kAreaPeersMax];
+  PairSlot pairs[kAreaPairsMax];
+  uint8_t pad1[16384 - 128 - kAreaPeersMax * sizeof(PeerMapping) - kAreaPairsMax * sizeof(PairSlot)];
+};
+static_assert(sizeof(AreaEntry) == 16384, "AreaEntry layout");
+
+// The first page of an area region.
+struct alignas(64) RegistryHeader {
+  // --- written once by `format --areas` ---
+  uint64_t magic;             // kAreaMagic
+  uint32_t registry_version;  // kRegistryVersion
+  uint32_t area_capacity;     // kAreaCapacity
+  uint64_t region_size;       // bytes of the region at format
+  uint64_t registry_size;     // bytes before the first area (header and table)
+  uint64_t formatted_at_ms;
+  uint8_t pad0[16];
+  uint64_t header_check;      // FNV-1a of bytes 0-55
+  // --- the registry lock: 0 free, else a token unique to one taking ---
+  alignas(64) uint64_t lock;
+  uint64_t version;           // +1 at every registry change (lock held)
+  uint64_t changed_ms;        // wall clock of the last change (lock held)
+  uint8_t pad1[40];
+};
+static_assert(sizeof(RegistryHeader) == 128, "RegistryHeader layout");
+constexpr uint64_t kAreaTableOffset = 4096;  // the area table starts one page in
+constexpr uint64_t kRegistrySize = kAreaTableOffset + kAreaCapacity * sizeof(AreaEntry);
+static_assert(kRegistrySize % kPage == 0, "areas start on a page");
+
+static_assert(offsetof(RegistryHeader, registry_version) == 8 && offsetof(RegistryHeader, area_capacity) == 12 &&
+                  offsetof(RegistryHeader, region_size) == 16 && offsetof(RegistryHeader, registry_size) == 24 &&
+                  offsetof(RegistryHeader, formatted_at_ms) == 32 && offsetof(RegistryHeader, header_check) == 56 &&
+                  offsetof(RegistryHeader, lock) == 64 && offsetof(RegistryHeader, version) == 72 &&
+                  offsetof(RegistryHeader, changed_ms) == 80,
+              "LAYOUT.md registry header");
+static_assert(offsetof(AreaEntry, id) == 4 && offsetof(AreaEntry, size) == 8 && offsetof(AreaEntry, offset) == 16 &&
+                  offsetof(AreaEntry, pair_size) == 24 && offsetof(AreaEntry, pair_slots) == 32 && offsetof(AreaEntry, channels) == 36 &&
+                  offsetof(AreaEntry, created_at_ms) == 40 && offsetof(AreaEntry, owner) == 48 && offsetof(AreaEntry, peers) == 128 &&
+                  offsetof(AreaEntry, pairs) == 128 + 16 * 128,
+              "LAYOUT.md area entry");
+static_assert(offsetof(PeerMapping, epoch) == 4 && offsetof(PeerMapping, heartbeat) == 8 && offsetof(PeerMapping, pid) == 16 &&
+                  offsetof(PeerMapping, doorbell_id) == 20 && offsetof(PeerMapping, attached_at_ms) == 24 &&
+                  offsetof(PeerMapping, name) == 32 && offsetof(PeerMapping, host) == 64,
+              "LAYOUT.md peer mapping");
+static_assert(offsetof(PairSlot, generation) == 4 && offsetof(PairSlot, names) == 8, "LAYOUT.md pair slot");
+
+// FNV-1a of `n` bytes: the header checks of sets and of area regions.
+inline uint64_t fnv1a(const void *data, size_t n) {
+  const uint8_t *p = static_cast<const uint8_t *>(data);
+  uint64_t x = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) {
+    x ^= p[i];
+    x *= 0x100000001b3ull;
+  }
+  return x;
+}
+
+inline uint64_t registry_checksum(const RegistryHeader &h) { return fnv1a(&h, offsetof(RegistryHeader, header_check)); }
+
 inline uint64_t control_size_for(uint32_t capacity) {
   uint64_t raw = kTableOffset + uint64_t(capacity) * sizeof(ChannelEntry);
   return (raw + kPage - 1) / kPage * kPage;
@@ -203,14 +320,6 @@ inline uint64_t control_size_for(uint32_t capacity) {
 
 // FNV-1a over the immutable part of the header (everything before
 // header_check), so a scribbled size or capacity is caught at mount.
-inline uint64_t header_checksum(const ControlHeader &h) {
-  const uint8_t *p = reinterpret_cast<const uint8_t *>(&h);
-  uint64_t x = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < offsetof(ControlHeader, header_check); i++) {
-    x ^= p[i];
-    x *= 0x100000001b3ull;
-  }
-  return x;
-}
+inline uint64_t header_checksum(const ControlHeader &h) { return fnv1a(&h, offsetof(ControlHeader, header_check)); }
 
 }  // namespace ivfs

@@ -20,7 +20,9 @@ std::string describe(const std::string &role, const std::string &path) {
   return "memsection " + role + " (" + path + ")";
 }
 
-Mapping map_file(const std::string &path, const std::string &role) {
+// Maps a whole file, or the window [offset, offset + length) of it (a pair's
+// set inside an area region; offset page-aligned, checked by the caller).
+Mapping map_file(const std::string &path, const std::string &role, uint64_t offset = 0, uint64_t length = 0) {
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -32,11 +34,17 @@ Mapping map_file(const std::string &path, const std::string &role) {
     ::close(fd);
     throw SetError("too-small", describe(role, path) + " is empty");
   }
-  void *addr = mmap(nullptr, size_t(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  uint64_t size = length ? length : uint64_t(st.st_size);
+  if (length && (offset % kPage != 0 || offset > uint64_t(st.st_size) || length > uint64_t(st.st_size) - offset)) {
+    ::close(fd);
+    throw SetError("too-small", describe(role, path) + " of " + std::to_string(st.st_size) + " bytes has no window of " + std::to_string(length) +
+                                    " bytes at " + std::to_string(offset));
+  }
+  void *addr = mmap(nullptr, size_t(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(offset));
   int e = errno;
   ::close(fd);  // the mapping keeps the file referenced
   if (addr == MAP_FAILED) throw SetError("unmappable", describe(role, path) + " cannot be mapped shared: " + std::strerror(e));
-  return Mapping{static_cast<uint8_t *>(addr), uint64_t(st.st_size), path};
+  return Mapping{static_cast<uint8_t *>(addr), size, path};
 }
 
 void unmap_all(std::vector<Mapping> &maps) {
@@ -68,6 +76,15 @@ void check_ring(uint64_t ring_size, uint32_t capacity, uint64_t data_size) {
 
 }  // namespace
 
+Mapping map_memsection(const std::string &path, const std::string &role, uint64_t offset, uint64_t length) {
+  return map_file(path, role, offset, length);
+}
+
+void unmap_memsection(Mapping &m) {
+  if (m.addr) munmap(m.addr, m.size);
+  m = Mapping{};
+}
+
 Geometry validate_header(const ControlHeader &h, const std::string &path, uint64_t control_bytes) {
   const std::string who = describe("control", path);
   if (control_bytes < kTableOffset) throw SetError("too-small", who + " has " + std::to_string(control_bytes) + " bytes, less than a header");
@@ -96,8 +113,9 @@ Geometry validate_header(const ControlHeader &h, const std::string &path, uint64
   return g;
 }
 
-MemsectionSet::MemsectionSet(const std::vector<std::string> &paths) {
+MemsectionSet::MemsectionSet(const std::vector<std::string> &paths, uint64_t window_offset, uint64_t window_length) {
   if (paths.size() != 1 && paths.size() != 3) throw SetError("usage", "a memsection set is one region or three files");
+  if (window_length && paths.size() != 1) throw SetError("usage", "only a one-region set can sit in a window of its file");
   try {
     if (paths.size() == 3) {
       for (int i = 0; i < 3; i++) maps_.push_back(map_file(paths[i], kRoleNames[i]));
@@ -116,7 +134,7 @@ MemsectionSet::MemsectionSet(const std::vector<std::string> &paths) {
       data_[0] = maps_[1].addr;
       data_[1] = maps_[2].addr;
     } else {
-      maps_.push_back(map_file(paths[0], "region"));
+      maps_.push_back(map_file(paths[0], "region", window_offset, window_length));
       const Mapping &m = maps_[0];
       geo_ = validate_header(*reinterpret_cast<ControlHeader *>(m.addr), m.path, m.size);
       uint64_t d0 = geo_.data_offset[0], d1 = geo_.data_offset[1], ds = geo_.data_size;
@@ -160,6 +178,24 @@ Geometry MemsectionSet::plan_region(uint32_t capacity, uint64_t region_size) {
   return g;
 }
 
+void MemsectionSet::write_header(uint8_t *control, Geometry &g) {
+  ControlHeader *h = reinterpret_cast<ControlHeader *>(control);
+  store_release(&h->magic, uint64_t(0));  // a half-written header reads as unformatted
+  std::memset(control, 0, g.control_size);
+  h->layout_version = kLayoutVersion;
+  h->channel_capacity = g.capacity;
+  h->control_size = g.control_size;
+  h->data_size = g.data_size;
+  h->ring_size = g.ring_size;
+  h->data_offset[0] = g.data_offset[0];
+  h->data_offset[1] = g.data_offset[1];
+  h->formatted_at_ms = g.formatted_at_ms = now_ms();
+  h->table_changed_ms = g.formatted_at_ms;  // the empty directory dates from the format
+  h->magic = kMagic;
+  h->header_check = header_checksum(*h);
+  full_fence();
+}
+
 Geometry MemsectionSet::format(const std::vector<std::string> &paths, uint32_t capacity, bool force) {
   if (paths.size() != 1 && paths.size() != 3) throw SetError("usage", "a memsection set is one region or three files");
   std::vector<Mapping> maps;
@@ -182,20 +218,7 @@ Geometry MemsectionSet::format(const std::vector<std::string> &paths, uint32_t c
     if (magic != 0 && !force)
       throw SetError("formatted", describe(maps.size() == 1 ? "region" : "control", maps[0].path) +
                                       " is already formatted; add --force to erase its channels and format it again");
-    store_release(&h->magic, uint64_t(0));  // a half-written header reads as unformatted
-    std::memset(maps[0].addr, 0, g.control_size);
-    h->layout_version = kLayoutVersion;
-    h->channel_capacity = g.capacity;
-    h->control_size = g.control_size;
-    h->data_size = g.data_size;
-    h->ring_size = g.ring_size;
-    h->data_offset[0] = g.data_offset[0];
-    h->data_offset[1] = g.data_offset[1];
-    h->formatted_at_ms = g.formatted_at_ms = now_ms();
-    h->table_changed_ms = g.formatted_at_ms;  // the empty directory dates from the format
-    h->magic = kMagic;
-    h->header_check = header_checksum(*h);
-    full_fence();
+    write_header(maps[0].addr, g);
     for (auto &m : maps) msync(m.addr, m.size < g.control_size ? m.size : g.control_size, MS_SYNC);
     unmap_all(maps);
     return g;

@@ -28,6 +28,11 @@ struct Mapping {
   std::string path;
 };
 
+// Maps a file shared (all of it, or `length` bytes at page-aligned `offset`);
+// throws SetError naming `role` and the path.
+Mapping map_memsection(const std::string &path, const std::string &role, uint64_t offset = 0, uint64_t length = 0);
+void unmap_memsection(Mapping &m);
+
 // Validated copy of the immutable header, taken once at open. Everything
 // that decides where memory is touched comes from here, never from the
 // shared header again.
@@ -44,7 +49,9 @@ class MemsectionSet {
  public:
   // Maps `paths` (1 region or 3 files) and validates the header. Throws
   // SetError naming the memsection at fault.
-  explicit MemsectionSet(const std::vector<std::string> &paths);
+  // With a window, the one region is the bytes [offset, offset + length) of
+  // its file (a pair's set inside an area region).
+  explicit MemsectionSet(const std::vector<std::string> &paths, uint64_t window_offset = 0, uint64_t window_length = 0);
   ~MemsectionSet();
   MemsectionSet(const MemsectionSet &) = delete;
   MemsectionSet &operator=(const MemsectionSet &) = delete;
@@ -53,6 +60,10 @@ class MemsectionSet {
   // three files (which must already have the sizes of the plan); a single
   // region is carved by its own size. Refuses a formatted set unless `force`.
   static Geometry format(const std::vector<std::string> &paths, uint32_t capacity, bool force);
+
+  // Writes a fresh header and an empty channel table at `control` for the
+  // geometry `g` (its formatted_at_ms is set); the data is left as it is.
+  static void write_header(uint8_t *control, Geometry &g);
 
   // Layout of a fresh set: sizes for three files, or the carving of a region.
   static Geometry plan_files(uint32_t capacity, uint64_t data_size);

@@ -1,0 +1,258 @@
+#include "addon_areas.h"
+
+#include "addon_errors.h"
+#include "area_registry.h"
+#include "area_router.h"
+
+namespace ivfs {
+namespace {
+
+// Checked argument readers: a wrong type is a TypeError naming the argument.
+uint32_t u32_arg(const Napi::CallbackInfo &info, size_t i, const char *what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().Uint32Value();
+}
+double number_arg(const Napi::CallbackInfo &info, size_t i, const char *what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+std::string string_arg(const Napi::CallbackInfo &info, size_t i, const char *what) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Object area_object(Napi::Env env, const AreaInfo &a) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", a.index);
+  o.Set("id", a.id);
+  o.Set("size", double(a.size));
+  o.Set("offset", double(a.offset));
+  o.Set("pairSize", double(a.pair_size));
+  o.Set("pairSlots", a.pair_slots);
+  o.Set("channels", a.channels);
+  o.Set("createdAtMs", double(a.created_at_ms));
+  o.Set("owner", a.owner);
+  o.Set("corrupt", a.corrupt);
+  if (a.corrupt) o.Set("why", a.why);
+  Napi::Array peers = Napi::Array::New(env, a.peers.size());
+  for (size_t i = 0; i < a.peers.size(); i++) {
+    const PeerInfo &p = a.peers[i];
+    Napi::Object po = Napi::Object::New(env);
+    po.Set("slot", p.slot);
+    po.Set("epoch", p.epoch);
+    po.Set("heartbeat", double(p.heartbeat));
+    po.Set("pid", p.pid);
+    po.Set("doorbellId", p.doorbell_id);
+    po.Set("attachedAtMs", double(p.attached_at_ms));
+    po.Set("name", p.name);
+    po.Set("host", p.host);
+    peers.Set(uint32_t(i), po);
+  }
+  o.Set("peers", peers);
+  Napi::Array pairs = Napi::Array::New(env, a.pairs.size());
+  for (size_t i = 0; i < a.pairs.size(); i++) {
+    const PairInfo &q = a.pairs[i];
+    Napi::Object qo = Napi::Object::New(env);
+    qo.Set("slot", q.slot);
+    qo.Set("generation", q.generation);
+    Napi::Array names = Napi::Array::New(env, 2);
+    names.Set(0u, q.names[0]);
+    names.Set(1u, q.names[1]);
+    qo.Set("names", names);
+    qo.Set("regionOffset", double(q.region_offset));
+    pairs.Set(uint32_t(i), qo);
+  }
+  o.Set("pairs", pairs);
+  return o;
+}
+
+class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "AreaRegistry",
+                       {
+                           StaticMethod("format", &AreaRegistryWrap::Format),
+                           StaticMethod("isAreaRegion", &AreaRegistryWrap::IsAreaRegion),
+                           StaticMethod("validPeerName", &AreaRegistryWrap::ValidPeerName),
+                           InstanceMethod("regionSize", &AreaRegistryWrap::RegionSize),
+                           InstanceMethod("version", &AreaRegistryWrap::Version),
+                           InstanceMethod("changedMs", &AreaRegistryWrap::ChangedMs),
+                           InstanceMethod("areas", &AreaRegistryWrap::Areas),
+                           InstanceMethod("attach", &AreaRegistryWrap::Attach),
+                           InstanceMethod("detach", &AreaRegistryWrap::Detach),
+                           InstanceMethod("heartbeat", &AreaRegistryWrap::Heartbeat),
+                           InstanceMethod("remove", &AreaRegistryWrap::Remove),
+                           InstanceMethod("close", &AreaRegistryWrap::Close),
+                       });
+  }
+
+  explicit AreaRegistryWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<AreaRegistryWrap>(info) {
+    std::string path = string_arg(info, 0, "region");
+    try {
+      reg_ = std::make_unique<AreaRegistry>(path);
+    } catch (const SetError &e) {
+      throw set_error(info.Env(), e);
+    }
+  }
+
+ private:
+  AreaRegistry &reg(Napi::Env env) {
+    if (!reg_) throw Napi::Error::New(env, "area registry is closed");
+    return *reg_;
+  }
+  template <typename F>
+  static auto guarded(Napi::Env env, F f) {
+    try {
+      return f();
+    } catch (const SetError &e) {
+      throw set_error(env, e);
+    }
+  }
+
+  static Napi::Value Format(const Napi::CallbackInfo &info) {
+    std::string path = string_arg(info, 0, "region");
+    bool force = info[1].ToBoolean().Value();
+    guarded(info.Env(), [&] {
+      AreaRegistry::format(path, force);
+      return 0;
+    });
+    return info.Env().Undefined();
+  }
+  static Napi::Value IsAreaRegion(const Napi::CallbackInfo &info) {
+    return Napi::Boolean::New(info.Env(), AreaRegistry::is_area_region(string_arg(info, 0, "region")));
+  }
+  static Napi::Value ValidPeerName(const Napi::CallbackInfo &info) {
+    return Napi::Boolean::New(info.Env(), AreaRegistry::valid_peer_name(string_arg(info, 0, "name")));
+  }
+  Napi::Value RegionSize(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), double(reg(info.Env()).region_size())); }
+  Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), double(reg(info.Env()).version())); }
+  Napi::Value ChangedMs(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), double(reg(info.Env()).changed_ms())); }
+
+  Napi::Value Areas(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::vector<AreaInfo> list = reg(env).areas();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) out.Set(uint32_t(i), area_object(env, list[i]));
+    return out;
+  }
+
+  // attach({ id, peer, areaSize, pairSize, channels, host, pid, doorbellId, nowMs, takeOverHeartbeat })
+  //   -> { area, peerSlot, epoch, created }
+  Napi::Value Attach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "attach takes an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto num = [&](const char *k) { return o.Get(k).IsNumber() ? o.Get(k).As<Napi::Number>().DoubleValue() : 0.0; };
+    auto str = [&](const char *k) { return o.Get(k).IsString() ? o.Get(k).As<Napi::String>().Utf8Value() : std::string(); };
+    AttachRequest r;
+    double id = num("id");
+    r.id = id >= 1 && id <= double(kAreaIdMax) ? uint32_t(id) : (id > 0 ? kAreaIdMax + 1 : 0);  // out of range either way is refused, with the range
+    r.peer = str("peer");
+    r.area_size = uint64_t(num("areaSize"));
+    r.pair_size = uint64_t(num("pairSize"));
+    r.channels = uint32_t(num("channels"));
+    r.host = str("host");
+    r.pid = uint32_t(num("pid"));
+    r.doorbell_id = uint32_t(num("doorbellId"));
+    r.now_ms = uint64_t(num("nowMs"));
+    if (o.Get("takeOverHeartbeat").IsNumber()) r.take_over_heartbeat = uint64_t(num("takeOverHeartbeat"));
+    AttachResult res = guarded(env, [&] { return reg(env).attach(r); });
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("area", area_object(env, res.area));
+    out.Set("peerSlot", res.peer_slot);
+    out.Set("epoch", res.epoch);
+    out.Set("created", res.created);
+    return out;
+  }
+
+  Napi::Value Detach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      reg(env).detach(u32_arg(info, 0, "area index"), u32_arg(info, 1, "peer slot"), u32_arg(info, 2, "epoch"));
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value Heartbeat(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    return Napi::Boolean::New(env, reg(env).heartbeat(u32_arg(info, 0, "area index"), u32_arg(info, 1, "peer slot"), u32_arg(info, 2, "epoch")));
+  }
+
+  Napi::Value Remove(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      reg(env).remove(u32_arg(info, 0, "area ID"), uint64_t(number_arg(info, 1, "registry version")));
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    reg_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<AreaRegistry> reg_;
+};
+
+class AreaRouterWrap : public Napi::ObjectWrap<AreaRouterWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "AreaRouter",
+                       {
+                           InstanceMethod("add", &AreaRouterWrap::Add),
+                           InstanceMethod("fuseHooks", &AreaRouterWrap::FuseHooks),
+                           InstanceMethod("fuseLoopEnded", &AreaRouterWrap::FuseLoopEnded),
+                       });
+  }
+  explicit AreaRouterWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<AreaRouterWrap>(info), router_(AreaRouter::create()) {}
+
+ private:
+  // add(peer, hooks): hooks is a Memsections' fuseHooks() external.
+  Napi::Value Add(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::string peer = string_arg(info, 0, "peer");
+    if (!info[1].IsExternal()) throw Napi::TypeError::New(env, "hooks must be the fuseHooks() of a Memsections");
+    auto *sub = info[1].As<Napi::External<struct fuse_native_hooks>>().Data();
+    return Napi::Boolean::New(env, router_->add(peer, sub));
+  }
+  Napi::Value FuseHooks(const Napi::CallbackInfo &info) { return Napi::External<struct fuse_native_hooks>::New(info.Env(), router_->hooks()); }
+  Napi::Value FuseLoopEnded(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), router_->loop_ended()); }
+
+  AreaRouter *router_;  // never freed: libfuse's threads may call it after unmount
+};
+
+}  // namespace
+
+Napi::Function define_area_registry(Napi::Env env) { return AreaRegistryWrap::Define(env); }
+Napi::Function define_area_router(Napi::Env env) { return AreaRouterWrap::Define(env); }
+
+void export_area_layout(Napi::Env env, Napi::Object c, Napi::Object l) {
+  c.Set("registryVersion", kRegistryVersion);
+  c.Set("areaCapacity", kAreaCapacity);
+  c.Set("areaPeersMax", kAreaPeersMax);
+  c.Set("areaIdMax", kAreaIdMax);
+  c.Set("peerNameMax", kPeerNameMax);
+  c.Set("registrySize", double(kRegistrySize));
+  l.Set("areaTableOffset", double(kAreaTableOffset));
+  l.Set("areaEntrySize", double(sizeof(AreaEntry)));
+  l.Set("registryLock", double(offsetof(RegistryHeader, lock)));
+  l.Set("registryHeaderCheck", double(offsetof(RegistryHeader, header_check)));
+  l.Set("areaState", double(offsetof(AreaEntry, state)));
+  l.Set("areaId", double(offsetof(AreaEntry, id)));
+  l.Set("areaSize", double(offsetof(AreaEntry, size)));
+  l.Set("areaOffset", double(offsetof(AreaEntry, offset)));
+  l.Set("areaPairSize", double(offsetof(AreaEntry, pair_size)));
+  l.Set("areaPeers", double(offsetof(AreaEntry, peers)));
+  l.Set("areaPairs", double(offsetof(AreaEntry, pairs)));
+  l.Set("peerMappingSize", double(sizeof(PeerMapping)));
+  l.Set("peerState", double(offsetof(PeerMapping, state)));
+  l.Set("peerHeartbeat", double(offsetof(PeerMapping, heartbeat)));
+  l.Set("peerName", double(offsetof(PeerMapping, name)));
+  l.Set("pairSlotSize", double(sizeof(PairSlot)));
+  l.Set("pairState", double(offsetof(PairSlot, state)));
+  l.Set("pairNames", double(offsetof(PairSlot, names)));
+}
+
+}  // namespace ivfs

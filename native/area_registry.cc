@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -22,9 +23,17 @@ uint64_t wall_ms() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
+// 64 MiB, 1.5 GiB, 516 KiB: sizes as the user wrote them, in messages.
 std::string mib(uint64_t bytes) {
-  if (bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
-  if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  const char *units[] = {"GiB", "MiB", "KiB"};
+  for (int i = 0; i < 3; i++) {
+    uint64_t unit = 1ull << (30 - 10 * i);
+    if (bytes < unit) continue;
+    char buf[32];
+    if (bytes % unit == 0) snprintf(buf, sizeof(buf), "%llu %s", (unsigned long long)(bytes / unit), units[i]);
+    else snprintf(buf, sizeof(buf), "%.1f %s", double(bytes) / double(unit), units[i]);
+    return buf;
+  }
   return std::to_string(bytes) + " bytes";
 }
 

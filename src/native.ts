@@ -195,8 +195,102 @@ export interface DoorbellServer {
 
 export type DoorbellServerEvent = (kind: 'connected' | 'disconnected' | 'refused' | 'error', id: number, detail: string) => void;
 
+/** A peer attached to an area: Xen's mappings/<dom>. */
+export interface AreaPeer {
+  slot: number;
+  epoch: number;
+  heartbeat: number;
+  pid: number;
+  doorbellId: number;
+  attachedAtMs: number;
+  name: string;
+  host: string;
+}
+
+/** A pair slot of an area: the memsection set two peers share. */
+export interface AreaPair {
+  slot: number;
+  generation: number;
+  /** side a, side b (names[0] sorts first) */
+  names: [string, string];
+  /** Where the pair's set starts in the region. */
+  regionOffset: number;
+}
+
+export interface AreaInfo {
+  /** Place in the registry's table. */
+  index: number;
+  id: number;
+  size: number;
+  /** Where the area starts in the region. */
+  offset: number;
+  pairSize: number;
+  pairSlots: number;
+  channels: number;
+  createdAtMs: number;
+  owner: string;
+  corrupt: boolean;
+  why?: string;
+  /** Attached peers only. */
+  peers: AreaPeer[];
+  /** Carved pair slots only. */
+  pairs: AreaPair[];
+}
+
+export interface AreaAttachRequest {
+  id: number;
+  peer: string;
+  /** Required when the area does not exist yet; else must match. */
+  areaSize?: number;
+  pairSize?: number;
+  channels?: number;
+  host: string;
+  pid: number;
+  doorbellId?: number;
+  nowMs: number;
+  /** The name's heartbeat, seen standing still: take the dead holder's name back. */
+  takeOverHeartbeat?: number;
+}
+
+export interface AreaAttachResult {
+  area: AreaInfo;
+  peerSlot: number;
+  epoch: number;
+  created: boolean;
+}
+
+/** The registry of an area region (native/area_registry.h). Throws EIVFS_* errors. */
+export interface AreaRegistry {
+  regionSize(): number;
+  version(): number;
+  changedMs(): number;
+  areas(): AreaInfo[];
+  attach(r: AreaAttachRequest): AreaAttachResult;
+  detach(areaIndex: number, peerSlot: number, epoch: number): void;
+  /** false: the mapping is no longer ours (our name was taken back). */
+  heartbeat(areaIndex: number, peerSlot: number, epoch: number): boolean;
+  /** The caller has checked that no live peer holds it; refused if the registry moved past `version`. */
+  remove(id: number, version: number): void;
+  close(): void;
+}
+
+/** The hook table of an area mount: /peer/... goes to that pair's fuseHooks(). */
+export interface AreaRouter {
+  add(peer: string, hooks: FuseHooks): boolean;
+  fuseHooks(): FuseHooks;
+  fuseLoopEnded(): boolean;
+}
+
 interface Addon {
-  Memsections: new (paths: string[]) => Memsections;
+  /** With a window, the set is the bytes [offset, offset + length) of its one region (a pair's set in an area). */
+  Memsections: new (paths: string[], windowOffset?: number, windowLength?: number) => Memsections;
+  AreaRegistry: {
+    new (region: string): AreaRegistry;
+    format(region: string, force: boolean): void;
+    isAreaRegion(region: string): boolean;
+    validPeerName(name: string): boolean;
+  };
+  AreaRouter: new () => AreaRouter;
   DoorbellServer: new (socketPath: string, shmPath: string, vectors: number, onEvent: DoorbellServerEvent) => DoorbellServer;
   format(paths: string[], capacity: number, force: boolean): Geometry;
   planFiles(capacity: number, dataSize: number): Geometry;
@@ -209,13 +303,22 @@ interface Addon {
     pipeBuf: number;
     minRingSize: number;
     maxChannels: number;
+    registryVersion: number;
+    areaCapacity: number;
+    areaPeersMax: number;
+    areaIdMax: number;
+    peerNameMax: number;
+    registrySize: number;
   };
   /** Byte offsets of layout fields (native/layout.h), for tests and `check`. */
   layout: Record<
     | 'tableOffset' | 'entrySize' | 'magic' | 'layoutVersion' | 'channelCapacity' | 'headerCheck' | 'tableLock'
     | 'sideState' | 'sideStateSize' | 'sideAttached' | 'sideEpoch' | 'sideHeartbeat' | 'sideNotifyMode' | 'sideDoorbellId'
     | 'entryState' | 'entryGeneration' | 'entryName' | 'entrySideOpen' | 'entryRing'
-    | 'ringStateSize' | 'ringHead' | 'ringTail' | 'ringWritersOpen' | 'ringReadersOpen',
+    | 'ringStateSize' | 'ringHead' | 'ringTail' | 'ringWritersOpen' | 'ringReadersOpen'
+    | 'areaTableOffset' | 'areaEntrySize' | 'registryLock' | 'registryHeaderCheck' | 'areaState' | 'areaId' | 'areaSize' | 'areaOffset'
+    | 'areaPairSize' | 'areaPeers' | 'areaPairs' | 'peerMappingSize' | 'peerState' | 'peerHeartbeat' | 'peerName' | 'pairSlotSize'
+    | 'pairState' | 'pairNames',
     number
   >;
 }

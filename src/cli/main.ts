@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import path from 'path';
 import { UserError } from '../errors';
 import { createLogger } from '../log';
-import { chooseNotifier, defaultMemsectionDir, locateMemsections } from '../memsections/locate';
+import { chooseNotifier, defaultMemsectionDir, locateMemsections, MemsectionSpec } from '../memsections/locate';
 import { formatMemsections, FORMAT_DEFAULTS, inMemory } from '../memsections/format';
 import { openMemsections } from '../memsections/open';
 import { formatSize } from '../memsections/sizes';
@@ -16,12 +16,68 @@ import { reportToParent, startBackground } from '../daemon/background';
 import { logPath } from '../daemon/registry';
 import { serveForeground, Side } from '../daemon/serve';
 import { unmount } from '../daemon/unmount';
-import { NOTIFY_MODES, NotifyMode } from '../native';
+import { reclaimDeadMount } from '../daemon/dead-mount';
+import { addon, NOTIFY_MODES, NotifyMode } from '../native';
+import { AreaAttachOptions, formatAreaRegion, isAreaRegion, openRegistry, removeArea } from '../areas/registry';
+import { collectAreaStatus, renderAreaStatus } from '../areas/status';
 import { addDoorbellServerCommand } from './doorbell-server';
 import { intOption, sizeOption } from './options';
 import { fromMountHelper } from './mount-helper';
 
 const MEMSECTIONS_HELP = `memsection set: a folder with control, data0 and data1; one file or region (e.g. /sys/bus/pci/devices/<bdf>/resource2); or ivshmem[:<bdf>] (default: ${path.relative(process.cwd(), defaultMemsectionDir) || '.'})`;
+
+const AREA_ID_MAX = addon.constants.areaIdMax;
+
+interface MountFlags {
+  memsections?: string;
+  side?: Side;
+  area?: number;
+  peer?: string;
+  areaSize?: number;
+  pairSize?: number;
+  pairChannels?: number;
+  notify?: NotifyMode;
+  foreground: boolean;
+  log?: string;
+  spinUs?: number;
+}
+
+/** Exactly one of --side and --area; the area's flags only with --area. Checked before any daemon starts. */
+function areaOptions(spec: MemsectionSpec, o: MountFlags): AreaAttachOptions | undefined {
+  const areaOnly = (['peer', 'areaSize', 'pairSize', 'pairChannels'] as const).filter((k) => o[k] !== undefined);
+  if (o.area === undefined) {
+    if (areaOnly.length > 0) throw new UserError(`--${areaOnly[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --area`);
+    if (!o.side) {
+      throw new UserError(
+        isAreaRegion(spec) ? `${spec.given} is an area region: mount it with --area ID --peer NAME` : 'mount needs --side a or --side b (or --area ID --peer NAME in an area region)',
+      );
+    }
+    if (isAreaRegion(spec)) throw new UserError(`${spec.given} is an area region, not a two-sided set: mount it with --area ID --peer NAME`);
+    return undefined;
+  }
+  if (o.side) throw new UserError('--side and --area exclude each other: --side mounts a two-sided set, --area an area of an area region');
+  if (!o.peer) throw new UserError(`--area ${o.area} needs --peer NAME: this peer's name in the area (e.g. --peer vm1)`);
+  if (!addon.AreaRegistry.validPeerName(o.peer)) {
+    throw new UserError(`peer name '${o.peer}' is not allowed: 1 to ${addon.constants.peerNameMax} letters, digits, '.', '_' or '-', not starting with '.' or '-'`);
+  }
+  if (!isAreaRegion(spec)) throw new UserError(`${spec.given} is not an area region; format it with intervmfs format --areas --memsections ${spec.given}`);
+  return { id: o.area, peer: o.peer, areaSize: o.areaSize, pairSize: o.pairSize, channels: o.pairChannels };
+}
+
+/** The flags the background daemon is started with: the user's, minus --notify and --foreground. */
+function mountFlagArgs(o: MountFlags): string[] {
+  const args: string[] = [];
+  const add = (flag: string, v: string | number | undefined) => v !== undefined && args.push(flag, String(v));
+  add('--memsections', o.memsections);
+  add('--side', o.side);
+  add('--area', o.area);
+  add('--peer', o.peer);
+  add('--area-size', o.areaSize);
+  add('--pair-size', o.pairSize);
+  add('--pair-channels', o.pairChannels);
+  if (o.spinUs) add('--spin-us', o.spinUs);
+  return args;
+}
 
 export function buildProgram(): Command {
   const program = new Command('intervmfs')
@@ -32,7 +88,8 @@ export function buildProgram(): Command {
       'after',
       '\nAs mount(8) runs it (mount -t fuse.intervmfs SOURCE MOUNTPOINT -o side=a, or a line in /etc/fstab):\n' +
         '  intervmfs SOURCE MOUNTPOINT -o side=a|b[,notify=futex|poll|doorbell][,spin-us=N][,log=FILE]\n' +
-        'is `intervmfs mount MOUNTPOINT --memsections SOURCE --side a|b ...`; generic mount options (rw, nofail, _netdev...) are ignored.',
+        '  intervmfs SOURCE MOUNTPOINT -o area=ID,peer=NAME[,area-size=SIZE][,pair-size=SIZE][,pair-channels=N][,notify=...]\n' +
+        'is `intervmfs mount MOUNTPOINT --memsections SOURCE --side a|b ...` (or --area ID --peer NAME ...); generic mount options (rw, nofail, _netdev...) are ignored.',
     );
 
   program
@@ -46,7 +103,20 @@ export function buildProgram(): Command {
         .default(FORMAT_DEFAULTS.dataSize, formatSize(FORMAT_DEFAULTS.dataSize)),
     )
     .option('--force', 'erase and reformat a set that is already formatted', false)
-    .action(async (o: { memsections?: string; channels: number; dataSize: number; force: boolean }) => {
+    .option('--areas', 'format one region as an area region instead: a registry of areas by ID, each shared by named peers (mount --area)', false)
+    .addOption(new Option('--size <size>', 'with --areas: create the region file with this size if it is missing').argParser(sizeOption))
+    .action(async (o: { memsections?: string; channels: number; dataSize: number; force: boolean; areas: boolean; size?: number }) => {
+      if (o.areas) {
+        if (!o.memsections) throw new UserError('format --areas needs --memsections: a file (created with --size) or an ivshmem device');
+        const spec = locateMemsections(o.memsections, { forFormat: true });
+        const size = await formatAreaRegion(spec, { size: o.size, force: o.force });
+        console.log(
+          `formatted ${spec.given} as an area region: ${formatSize(size)}, room for ${addon.constants.areaCapacity} areas of up to ${addon.constants.areaPeersMax} peers each; ` +
+            `create an area by mounting it: intervmfs mount DIR --memsections ${spec.given} --area 1 --peer vm1 --area-size 64M`,
+        );
+        return;
+      }
+      if (o.size !== undefined) throw new UserError('--size goes with --areas; a set in a folder takes --data-size');
       const spec = locateMemsections(o.memsections, { forFormat: true });
       const g = await formatMemsections(spec, { channels: o.channels, dataSize: o.dataSize, force: o.force });
       if (spec.kind === 'folder' && !inMemory(path.dirname(spec.paths[0]))) {
@@ -60,10 +130,15 @@ export function buildProgram(): Command {
 
   program
     .command('mount')
-    .description('mount one side of a memsection set; returns once ready and serves in the background')
+    .description('mount one side of a memsection set, or one peer of an area (--area); returns once ready and serves in the background')
     .argument('<mountpoint>', 'empty directory to mount on')
     .option('--memsections <path>', MEMSECTIONS_HELP)
-    .addOption(new Option('--side <side>', 'which side this mount is').choices(['a', 'b']).makeOptionMandatory())
+    .addOption(new Option('--side <side>', 'which side of a two-sided set this mount is').choices(['a', 'b']))
+    .addOption(new Option('--area <id>', `in an area region: the area to attach (1 to ${AREA_ID_MAX})`).argParser(intOption(1, AREA_ID_MAX)))
+    .option('--peer <name>', 'with --area: our name in the area (unique among its peers; a folder in every other peer\'s mount)')
+    .addOption(new Option('--area-size <size>', 'with --area: the size of the area; required when this mount creates it, else it must match').argParser(sizeOption))
+    .addOption(new Option('--pair-size <size>', 'with --area, when it creates the area: the memsection set of each two peers (default 4M)').argParser(sizeOption))
+    .addOption(new Option('--pair-channels <n>', 'with --area, when it creates the area: channels per pair of peers (default 16)').argParser(intOption(1, 4096)))
     .addOption(
       new Option(
         '--notify <mode>',
@@ -77,24 +152,29 @@ export function buildProgram(): Command {
       'spin this long before sleeping when a read or write must wait: lower latency for ping-pong traffic, at the cost of CPU (0 to 1000; default 0)',
       intOption(0, 1000),
     )
-    .action(async (mountpoint: string, o: { memsections?: string; side: Side; notify?: NotifyMode; foreground: boolean; log?: string; spinUs?: number }) => {
+    .action(async (mountpoint: string, o: MountFlags) => {
       const logFile = path.resolve(o.log ?? logPath(mountpoint));
-      o.notify = chooseNotifier(locateMemsections(o.memsections), o.notify);
+      const spec = locateMemsections(o.memsections);
+      const reclaimed = reclaimDeadMount(mountpoint);
+      if (reclaimed) console.error(`intervmfs: ${reclaimed}`);
+      const area = areaOptions(spec, o);
+      o.notify = chooseNotifier(spec, o.notify);
+      if (area && o.notify === 'doorbell') {
+        throw new UserError('--notify doorbell is not available for area mounts yet (one doorbell device serves one set); use --notify poll between guests');
+      }
       if (!o.foreground) {
-        // Check what can be checked here, so mistakes are reported without a daemon.
-        locateMemsections(o.memsections);
-        const args = ['mount', mountpoint, '--side', o.side, '--notify', o.notify!];
-        if (o.memsections) args.push('--memsections', o.memsections);
-        if (o.spinUs) args.push('--spin-us', String(o.spinUs));
+        // Checked here, so mistakes are reported without a daemon.
+        const args = ['mount', mountpoint, '--notify', o.notify!, ...mountFlagArgs(o)];
         require('fs').mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
         const pid = await startBackground(args, logFile);
-        console.log(`mounted ${mountpoint} (side ${o.side}, notify ${o.notify}); daemon pid ${pid}, log ${logFile}`);
+        const what = area ? `area ${area.id} as ${area.peer}` : `side ${o.side}`;
+        console.log(`mounted ${mountpoint} (${what}, notify ${o.notify}); daemon pid ${pid}, log ${logFile}`);
         return;
       }
       const log = createLogger();
       try {
         await serveForeground(
-          { mountpoint, spec: locateMemsections(o.memsections), side: o.side, notify: o.notify!, log, logFile, spinUs: o.spinUs },
+          { mountpoint, spec, side: area ? undefined : o.side, area, notify: o.notify!, log, logFile, spinUs: o.spinUs },
           () => reportToParent('ready'),
         );
       } catch (err) {
@@ -120,6 +200,16 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON instead of text', false)
     .action(async (o: { memsections?: string; json: boolean }) => {
       const spec = locateMemsections(o.memsections);
+      if (isAreaRegion(spec)) {
+        const reg = openRegistry(spec);
+        try {
+          const report = await collectAreaStatus(reg, spec, reg.regionSize(), addon.constants.registrySize);
+          console.log(o.json ? JSON.stringify(report, null, 2) : renderAreaStatus(report));
+        } finally {
+          reg.close();
+        }
+        return;
+      }
       const ms = openMemsections(spec);
       try {
         const report = await collectStatus(ms, spec.given);
@@ -169,6 +259,24 @@ export function buildProgram(): Command {
         if (findings.length > 0) process.exitCode = 1;
       } finally {
         ms.close();
+      }
+    });
+
+  const area = program.command('area').description('manage the areas of an area region (see format --areas)');
+  area
+    .command('rm')
+    .description('remove an area that no live peer has attached (its channels and pairs go with it)')
+    .requiredOption('--memsections <path>', 'the area region')
+    .requiredOption('--id <id>', 'the area ID', intOption(1, AREA_ID_MAX))
+    .action(async (o: { memsections: string; id: number }) => {
+      const spec = locateMemsections(o.memsections);
+      const reg = openRegistry(spec);
+      try {
+        const { stale } = await removeArea(reg, o.id);
+        const dead = stale.length ? `; the mappings of ${stale.map((p) => p.name).join(', ')}, which no longer beat, went with it` : '';
+        console.log(`removed area ${o.id} from ${spec.given}${dead}`);
+      } finally {
+        reg.close();
       }
     });
 

@@ -9,6 +9,11 @@ import { NOTIFY_MODES, NotifyMode } from '../native';
 /** Options of the intervmfs mount form, and the `mount` flags they stand for. */
 export const MOUNT_OPTIONS: Record<string, string> = {
   side: '--side',
+  area: '--area',
+  peer: '--peer',
+  'area-size': '--area-size',
+  'pair-size': '--pair-size',
+  'pair-channels': '--pair-channels',
   notify: '--notify',
   'spin-us': '--spin-us',
   log: '--log',
@@ -30,6 +35,7 @@ export const IGNORED_MOUNT_OPTIONS = new Set([
 
 const USAGE =
   'usage: intervmfs SOURCE MOUNTPOINT -o side=a|b[,notify=futex|poll|doorbell][,spin-us=N][,log=FILE] ' +
+  'or -o area=ID,peer=NAME[,area-size=SIZE][,pair-size=SIZE][,pair-channels=N][,notify=...] ' +
   '(the form `mount -t fuse.intervmfs` and fstab use; SOURCE is a memsection set: a folder, a file or region, or ivshmem[:<bdf>])';
 
 /**
@@ -77,15 +83,15 @@ export function fromMountHelper(args: readonly string[], commands: ReadonlySet<s
       throw new UserError('mount option ro: a channel set cannot be mounted read-only (channels are written by both sides)');
     } else {
       throw new UserError(
-        `unknown mount option '${option}': intervmfs takes side=a|b, notify=futex|poll|doorbell, spin-us=N and log=FILE, ` +
+        `unknown mount option '${option}': intervmfs takes side=a|b or area=ID,peer=NAME (area-size=, pair-size=, pair-channels=), notify=futex|poll|doorbell, spin-us=N and log=FILE, ` +
           `and ignores generic ones (${[...IGNORED_MOUNT_OPTIONS].slice(0, 12).join(', ')}, ..., x-*)`,
       );
     }
   }
 
   const side = given.get('side');
-  if (side === undefined) throw new UserError(`mount option side=a or side=b is required; ${USAGE}`);
-  if (side !== 'a' && side !== 'b') throw new UserError(`mount option side=${side}: a side is a or b`);
+  if (side === undefined && !given.has('area')) throw new UserError(`mount option side=a or side=b (or area=ID,peer=NAME) is required; ${USAGE}`);
+  if (side !== undefined && side !== 'a' && side !== 'b') throw new UserError(`mount option side=${side}: a side is a or b`);
   const notify = given.get('notify');
   if (notify !== undefined && !NOTIFY_MODES.includes(notify as NotifyMode)) {
     throw new UserError(`mount option notify=${notify}: a notifier is one of ${NOTIFY_MODES.join(', ')}`);

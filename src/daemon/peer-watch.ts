@@ -3,9 +3,7 @@
 // a crashed guest). Its open counts then never drop, so without this its
 // readers and writers would keep ours waiting forever.
 import type { SideInfo } from '../native';
-
-/** How long an attached peer's heartbeat may stand still before it counts as dead. */
-export const PEER_DEAD_MS = 3000;
+import { PEER_DEAD_MS } from './liveness';
 
 export type PeerState = 'alive' | 'absent' | 'dead';
 

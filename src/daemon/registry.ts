@@ -10,7 +10,10 @@ export interface MountRecord {
   pid: number;
   mountpoint: string;
   memsections: string;
-  side: 'a' | 'b';
+  /** A classic set's side; an area mount has area and peer instead. */
+  side?: 'a' | 'b';
+  area?: number;
+  peer?: string;
   notify: string;
   log: string;
   startedAtMs: number;

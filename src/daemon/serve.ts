@@ -8,17 +8,19 @@
 // when the peer rings. The JavaScript thread answers the namespace (lookup,
 // mknod, unlink, readdir, getattr), keeps the heartbeat and watches the peer.
 import fs from 'fs';
-import os from 'os';
 import path from 'path';
 import type FuseType from 'fuse-native';
-import { Memsections, NotifyMode } from '../native';
-import { PeerState, PeerWatch } from './peer-watch';
+import { FuseHooks, Memsections, NotifyMode } from '../native';
 import { tracer } from '../trace/tracer';
 import { asUserError, UserError } from '../errors';
 import { Logger } from '../log';
-import { explainCorruption } from '../memsections/check';
 import { Directory } from '../fs/directory';
 import { buildOperations } from '../fs/operations';
+import { Namespace, singleFolder } from '../fs/namespace';
+import { AreaAttachOptions } from '../areas/registry';
+import { AreaMount } from './area-mount';
+import { HEARTBEAT_MS, PEER_STALE_MS } from './liveness';
+import { ServedSide } from './served-side';
 import { isIvshmemName, MemsectionSpec, pciDevice } from '../memsections/locate';
 import { doorbellRegisters, doorbellVfioGroup } from '../memsections/doorbell-device';
 import { openMemsections } from '../memsections/open';
@@ -30,7 +32,10 @@ export type Side = 'a' | 'b';
 export interface ServeOptions {
   mountpoint: string;
   spec: MemsectionSpec;
-  side: Side;
+  /** A classic set: the side this mount serves. */
+  side?: Side;
+  /** An area region: the area and our peer name (instead of a side). */
+  area?: AreaAttachOptions;
   notify: NotifyMode;
   log: Logger;
   logFile: string;
@@ -38,9 +43,6 @@ export interface ServeOptions {
   spinUs?: number;
 }
 
-const HEARTBEAT_MS = 250;
-/** A side whose heartbeat did not move for this long is taken to be dead. */
-export const PEER_STALE_MS = 1000;
 
 // SIGUSR2: Node owns SIGUSR1 (inspector). libfuse sends this signal to the
 // worker thread serving an interrupted request (see patches/).
@@ -92,7 +94,8 @@ function checkMountpoint(mountpoint: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(mountpoint);
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`mount point ${mountpoint} cannot be used: ${(err as Error).message}`);
     if (!fs.existsSync(path.dirname(mountpoint))) {
       throw new UserError(`mount point ${mountpoint} does not exist, nor its parent folder; create it with mkdir -p ${mountpoint}`);
     }
@@ -148,6 +151,8 @@ function openDoorbell(ms: Memsections, opts: ServeOptions, onRelease: (release: 
 
 export class Daemon {
   private ms?: Memsections;
+  private sides: ServedSide[] = [];
+  private area?: AreaMount;
   private fuse?: FuseType;
   private stopped = false;
   private timer?: NodeJS.Timeout;
@@ -160,52 +165,58 @@ export class Daemon {
 
   constructor(private readonly opts: ServeOptions) {}
 
+  /** A classic set: one side, the root its folder. */
+  private async startSide(side: Side): Promise<{ namespace: Namespace; hooks: FuseHooks; label: Record<string, unknown> }> {
+    const { opts } = this;
+    const ms = openMemsections(opts.spec);
+    this.ms = ms;
+    const served = new ServedSide(ms, side === 'a' ? 0 : 1, {}, opts.log);
+    this.sides = [served];
+    await checkSideFree(ms, side);
+    openDoorbell(ms, opts, (release) => (this.releaseDoorbell = release));
+    const epoch = served.attach(opts.notify, opts.spinUs ?? 0);
+    this.stopTrace = tracer.startWriting(side, () => ms.engineState());
+    return { namespace: singleFolder({ ms, directory: new Directory(ms, opts.log) }), hooks: ms.fuseHooks(), label: { side, epoch, geometry: ms.geometry() } };
+  }
+
+  /** An area: a folder per other peer, each its pair's set. */
+  private async startArea(o: AreaAttachOptions): Promise<{ namespace: Namespace; hooks: FuseHooks; label: Record<string, unknown> }> {
+    const { opts } = this;
+    const area = new AreaMount(opts.spec, o, opts.notify, opts.spinUs ?? 0, opts.log);
+    this.area = area;
+    const { created, area: info } = await area.start();
+    if (created) opts.log.info({ area: o.id, size: info.size, pairSize: info.pairSize, offset: info.offset }, 'area created');
+    return { namespace: area.namespace(), hooks: area.router.fuseHooks(), label: { area: o.id, peer: o.peer, created } };
+  }
+
+  private loopEnded(): boolean {
+    return this.area ? this.area.router.fuseLoopEnded() : (this.ms?.fuseLoopEnded() ?? false);
+  }
+
   async start(): Promise<void> {
     const { opts } = this;
     const mountpoint = path.resolve(opts.mountpoint);
     checkMountpoint(mountpoint);
-    const ms = openMemsections(opts.spec);
-    this.ms = ms;
     try {
-      await checkSideFree(ms, opts.side);
-      openDoorbell(ms, opts, (release) => (this.releaseDoorbell = release));
-      const sideIndex = opts.side === 'a' ? 0 : 1;
-      const epoch = ms.attach(sideIndex, opts.notify, process.pid, os.hostname(), Date.now(), {
-        spinUs: opts.spinUs ?? 0,
-        trace: tracer.enabled,
-        onCorrupt: (slot, generation, during) => {
-          const why = explainCorruption(ms, slot, generation);
-          opts.log.error({ slot, during, why }, 'channel state is corrupt or the slot was reused; answering EIO');
-        },
-      });
-      ms.startNotifier(opts.notify, tracer.enabled ? () => tracer.add('wakeup', 0) : undefined);
-      this.stopTrace = tracer.startWriting(opts.side, () => ms.engineState());
-      const watch = new PeerWatch();
-      let peerState: PeerState = 'absent';
+      const { namespace, hooks, label } = opts.area ? await this.startArea(opts.area) : await this.startSide(opts.side ?? 'a');
       this.timer = setInterval(() => {
-        if (this.fuse && ms.fuseLoopEnded()) {
+        if (this.fuse && this.loopEnded()) {
           // The kernel connection is gone: this daemon has nothing left to serve.
           opts.log.info({ mountpoint }, 'the mount was ended from outside (fusermount -u, umount or an abort); stopping');
           this.resolveEnded?.();
           return;
         }
-        ms.heartbeat();
-        const seen = watch.observe(ms.sides()[1 - sideIndex], Date.now());
-        if (seen !== peerState) {
-          opts.log[seen === 'dead' ? 'warn' : 'info']({ peer: seen }, seen === 'dead' ? 'peer stopped beating: its channels end' : 'peer state');
-          peerState = seen;
-          ms.setPeerDead(seen === 'dead');
-        }
+        const now = Date.now();
+        this.area?.tick(now);
+        for (const s of this.sides) s.tick(now);
       }, HEARTBEAT_MS);
-      ms.heartbeat();
-      const ops = buildOperations({ ms, directory: new Directory(ms, opts.log), log: opts.log, mountedAt: new Date(), isStopped: () => this.stopped });
+      const ops = buildOperations({ namespace, log: opts.log, mountedAt: new Date(), isStopped: () => this.stopped });
       // Loaded here, not at start-up: commands that do not mount never need libfuse.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Fuse: typeof FuseType = require('fuse-native');
       // The memsection set is the mount's source in /proc/mounts, df and
       // findmnt, as the remote is for sshfs.
       const options = [`fsname=${mountSource(opts.spec)}`, ...FUSE_OPTIONS];
-      const fuse = new Fuse(mountpoint, ops, { timeout: false, options, nativeHooks: ms.fuseHooks() });
+      const fuse = new Fuse(mountpoint, ops, { timeout: false, options, nativeHooks: hooks });
       await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
       this.fuse = fuse;
       writeRecord({
@@ -213,11 +224,13 @@ export class Daemon {
         mountpoint,
         memsections: opts.spec.given,
         side: opts.side,
+        area: opts.area?.id,
+        peer: opts.area?.peer,
         notify: opts.notify,
         log: opts.logFile,
         startedAtMs: Date.now(),
       });
-      opts.log.info({ mountpoint, side: opts.side, epoch, notify: opts.notify, geometry: ms.geometry() }, 'mounted');
+      opts.log.info({ mountpoint, notify: opts.notify, ...label }, 'mounted');
     } catch (err) {
       await this.stop();
       if (err instanceof UserError) throw err;
@@ -234,15 +247,14 @@ export class Daemon {
   private async doStop(): Promise<void> {
     const { log, mountpoint } = this.opts;
     if (this.timer) clearInterval(this.timer);
-    const endedOutside = this.ms?.fuseLoopEnded() ?? false;
+    const endedOutside = this.loopEnded();
     // Programs blocked in read or write get EIO now instead of an aborted
     // connection later; requests that come after are answered EIO too.
     this.stopTrace?.(); // the last snapshot, while the engine's counters are still there
     this.stopped = true;
-    if (this.ms) {
-      const left = this.ms.stopEngine();
-      if (left > 0) log.warn({ requests: left }, 'requests still inside the engine after 1 s; keeping the memsections mapped for them');
-    }
+    let left = this.area?.stopEngines() ?? 0;
+    for (const s of this.sides) left += s.stopEngine();
+    if (left > 0) log.warn({ requests: left }, 'requests still inside the engine after 1 s; keeping the memsections mapped for them');
     if (this.fuse) {
       const fuse = this.fuse;
       await new Promise<void>((resolve) =>
@@ -255,11 +267,9 @@ export class Daemon {
       );
       log.info({ mountpoint }, endedOutside ? 'unmounted from outside' : 'unmounted');
     }
-    if (this.ms) {
-      this.ms.stopNotifier();
-      this.ms.detach();
-      this.ms.close();
-    }
+    for (const s of this.sides) s.finish();
+    this.sides = [];
+    this.area?.finish();
     this.releaseDoorbell?.(); // after close: the VFIO files must be closed first
     removeRecord(path.resolve(mountpoint));
   }

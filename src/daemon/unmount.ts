@@ -5,7 +5,9 @@ import path from 'path';
 import { UserError } from '../errors';
 import { locateMemsections } from '../memsections/locate';
 import { openMemsections } from '../memsections/open';
-import { isAlive, isMounted, readRecord, removeRecord } from './registry';
+import { isAlive, isMounted, MountRecord, readRecord, removeRecord } from './registry';
+import { Memsections } from '../native';
+import { openPairSets, openRegistry } from '../areas/registry';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,21 +20,50 @@ async function waitForExit(pid: number, ms: number): Promise<boolean> {
   return !isAlive(pid);
 }
 
-function openDescriptors(memsections: string, side: 'a' | 'b'): string[] {
+function openDescriptors(record: MountRecord): string[] {
+  if (record.area !== undefined && record.peer !== undefined) return openAreaDescriptors(record.memsections, record.area, record.peer);
   let ms;
   try {
-    ms = openMemsections(locateMemsections(memsections));
+    ms = openMemsections(locateMemsections(record.memsections));
   } catch {
     return []; // the set is gone or broken: nothing to protect
   }
   try {
-    const i = side === 'a' ? 0 : 1;
-    return ms
-      .channels()
-      .filter((c) => c.sideOpen[i] > 0)
-      .map((c) => `${c.name} (${c.sideOpen[i]})`);
+    return describeOpen(ms, record.side === 'b' ? 1 : 0, '');
   } finally {
     ms.close();
+  }
+}
+
+function describeOpen(ms: Memsections, side: number, folder: string): string[] {
+  return ms
+    .channels()
+    .filter((c) => c.sideOpen[side] > 0)
+    .map((c) => `${folder}${c.name} (${c.sideOpen[side]})`);
+}
+
+// An area mount's descriptors are in the sets of its pairs.
+function openAreaDescriptors(memsections: string, id: number, peer: string): string[] {
+  let spec, reg;
+  try {
+    spec = locateMemsections(memsections);
+    reg = openRegistry(spec);
+  } catch {
+    return [];
+  }
+  try {
+    const area = reg.areas().find((a) => a.id === id && !a.corrupt);
+    if (!area) return [];
+    return openPairSets(spec, area, peer).flatMap((p) => {
+      if (!('ms' in p)) return [];
+      try {
+        return describeOpen(p.ms, p.sideIndex, `${p.names[1 - p.sideIndex]}/`);
+      } finally {
+        p.ms.close();
+      }
+    });
+  } finally {
+    reg.close();
   }
 }
 
@@ -45,7 +76,7 @@ export async function unmount(mountpoint: string, force: boolean): Promise<strin
     throw new UserError(`${mountpoint} is not mounted`);
   }
   if (record && daemonAlive && !force) {
-    const open = openDescriptors(record.memsections, record.side);
+    const open = openDescriptors(record);
     if (open.length > 0) {
       throw new UserError(`channels are open on ${mountpoint}: ${open.join(', ')}; close them first or use --force`);
     }

@@ -1,7 +1,7 @@
 // getattr, readdir and statfs: what `ls` and `df` show.
 import { constants } from 'fs';
 import type { Stat } from 'fuse-native';
-import { ChannelSummary, Geometry } from '../native';
+import { Geometry } from '../native';
 import { addon } from '../native';
 
 const S_IFDIR = constants.S_IFDIR;
@@ -27,35 +27,20 @@ export function rootStat(changedMs: number): Stat {
   };
 }
 
-/**
- * A channel as JavaScript would show it; the daemon answers a channel's
- * getattr natively (native/fuse_glue.cc, with the same fields), including
- * the one getattr after a mknod that must show a FIFO.
- */
-export function channelStat(c: ChannelSummary): Stat {
-  return {
-    mode: S_IFREG | (c.mode & 0o7777),
-    uid: c.uid,
-    gid: c.gid,
-    size: 0,
-    nlink: 1,
-    mtime: new Date(c.mtimeMs),
-    atime: new Date(c.atimeMs),
-    ctime: new Date(c.ctimeMs),
-  };
-}
-
-export function statfs(geometry: Geometry, channelsInUse: number) {
-  const blocks = Math.floor(geometry.dataSize / 4096);
+/** What df shows: the data and channel slots of every folder of the mount. */
+export function statfs(folders: { geometry: Geometry; inUse: number }[]) {
+  const blocks = folders.reduce((n, f) => n + Math.floor(f.geometry.dataSize / 4096), 0);
+  const files = folders.reduce((n, f) => n + f.geometry.capacity, 0);
+  const free = folders.reduce((n, f) => n + Math.max(0, f.geometry.capacity - f.inUse), 0);
   return {
     bsize: 4096,
     frsize: 4096,
     blocks,
     bfree: blocks,
     bavail: blocks,
-    files: geometry.capacity,
-    ffree: Math.max(0, geometry.capacity - channelsInUse),
-    favail: Math.max(0, geometry.capacity - channelsInUse),
+    files,
+    ffree: free,
+    favail: free,
     fsid: 0,
     flag: 0,
     namemax: addon.constants.nameMax,

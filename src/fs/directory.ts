@@ -41,9 +41,3 @@ export class Directory {
     return [...this.byName.values()];
   }
 }
-
-/** "/name" -> "name"; undefined for the root or for nested paths. */
-export function channelName(path: string): string | undefined {
-  if (path === '/' || path.indexOf('/', 1) !== -1) return undefined;
-  return path.slice(1);
-}

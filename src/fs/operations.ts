@@ -8,16 +8,15 @@ import type { Callback, Operations } from 'fuse-native';
 import { addon, Memsections } from '../native';
 import { Errno } from '../errno';
 import { Logger } from '../log';
-import { channelName, Directory } from './directory';
-import { channelStat, rootStat, statfs } from './attributes';
+import { Namespace } from './namespace';
+import { rootStat, statfs } from './attributes';
 
 const S_IFMT = constants.S_IFMT;
 const S_IFIFO = constants.S_IFIFO;
 const UNCHANGED = 0xffffffff; // uid or gid -1 in chown(2)
 
 export interface MountContext {
-  ms: Memsections;
-  directory: Directory;
+  namespace: Namespace;
   log: Logger;
   mountedAt: Date;
   /** The daemon is stopping: the memsections may be closed. */
@@ -27,48 +26,55 @@ export interface MountContext {
 const refuse = (errno: number) => (...args: unknown[]) => (args[args.length - 1] as Callback)(errno);
 
 export function buildOperations(ctx: MountContext): Operations {
-  const { ms, directory, log } = ctx;
+  const { namespace, log } = ctx;
+  const channel = (path: string) => {
+    const place = namespace.resolve(path);
+    return place?.kind === 'channel' ? place : undefined;
+  };
+  const folderStat = (ms: Memsections) => rootStat(ms.tableChangedMs() || ctx.mountedAt.getTime());
 
   // chmod and chown: the kernel has checked ownership (default_permissions).
   const changeAttributes = (path: string, change: { mode?: number; uid?: number; gid?: number }, cb: Callback) => {
-    const name = channelName(path);
-    if (name === undefined) return cb(path === '/' ? Errno.EPERM : Errno.ENOENT);
-    ms.setChannelAttributes(name, change, Date.now()).then(
+    const place = namespace.resolve(path);
+    if (place?.kind !== 'channel') return cb(place?.kind === 'root' || place?.kind === 'folder' ? Errno.EPERM : Errno.ENOENT);
+    place.folder.ms.setChannelAttributes(place.name, change, Date.now()).then(
       (r) => cb(-r.errno),
       (err) => {
-        log.error({ err, channel: name }, 'changing attributes failed');
+        log.error({ err, channel: path }, 'changing attributes failed');
         cb(Errno.EIO);
       },
     );
   };
 
-  const lookup = (path: string) => {
-    const name = channelName(path);
-    return name === undefined ? undefined : directory.lookup(name);
-  };
-
   return answerAfterStop(ctx.isStopped, {
-    // Only the root's: a channel's getattr is answered natively
+    // The root and the folders; a channel's getattr is answered natively
     // (native/fuse_glue.cc), from the same name index.
     getattr(path, cb) {
-      if (path === '/') return cb(0, rootStat(ms.tableChangedMs() || ctx.mountedAt.getTime()));
-      const c = lookup(path);
-      return c ? cb(0, channelStat(c)) : cb(Errno.ENOENT);
+      const place = namespace.resolve(path);
+      if (place?.kind === 'root') return cb(0, rootStat(namespace.rootChangedMs() || ctx.mountedAt.getTime()));
+      if (place?.kind === 'folder') return cb(0, folderStat(place.folder.ms));
+      return cb(Errno.ENOENT);
     },
 
     readdir(path, cb) {
-      if (path !== '/') return cb(Errno.ENOTDIR);
-      return cb(0, directory.list().map((c) => c.name));
+      const place = namespace.resolve(path);
+      if (place?.kind === 'root') return cb(0, namespace.peers());
+      if (place?.kind === 'folder') return cb(0, place.folder.directory.list().map((c) => c.name));
+      return cb(place ? Errno.ENOTDIR : Errno.ENOENT);
     },
 
     statfs(_path, cb) {
-      cb(0, statfs(ms.geometry(), directory.list().length));
+      const folders = namespace.folders();
+      cb(0, statfs(folders.map((f) => ({ geometry: f.ms.geometry(), inUse: f.directory.list().length }))));
     },
 
     mknod(path, mode, _dev, cb) {
       if ((mode & S_IFMT) !== S_IFIFO) return cb(Errno.EPERM); // only FIFOs are channels
-      const name = channelName(path);
-      if (name === undefined) return cb(Errno.ENOENT);
+      const place = namespace.resolve(path);
+      if (place?.kind === 'not-a-peer') return cb(Errno.EPERM); // channels live in a peer's folder
+      if (place?.kind !== 'channel') return cb(Errno.ENOENT);
+      const { ms } = place.folder;
+      const name = place.name;
       const bad = addon.checkName(name);
       if (bad) return cb(-bad);
       // The channel belongs to whoever ran mknod, as a file would.
@@ -76,30 +82,30 @@ export function buildOperations(ctx: MountContext): Operations {
       ms.createChannel(name, mode & 0o7777, uid, gid, Date.now()).then(
         (r) => {
           if (r.errno) {
-            log.info({ channel: name, errno: r.errno }, 'mknod refused');
+            log.info({ channel: path, errno: r.errno }, 'mknod refused');
             return cb(-r.errno);
           }
-          log.info({ channel: name, slot: r.slot }, 'channel created');
+          log.info({ channel: path, slot: r.slot }, 'channel created');
           ms.answerNextGetattrAsFifo(name);
           cb(0);
         },
         (err) => {
-          log.error({ err, channel: name }, 'mknod failed');
+          log.error({ err, channel: path }, 'mknod failed');
           cb(Errno.EIO);
         },
       );
     },
 
     unlink(path, cb) {
-      const name = channelName(path);
-      if (name === undefined) return cb(Errno.ENOENT);
-      ms.unlinkChannel(name, Date.now()).then(
+      const place = channel(path);
+      if (!place) return cb(Errno.ENOENT);
+      place.folder.ms.unlinkChannel(place.name, Date.now()).then(
         (r) => {
-          if (!r.errno) log.info({ channel: name }, 'channel unlinked');
+          if (!r.errno) log.info({ channel: path }, 'channel unlinked');
           cb(-r.errno);
         },
         (err) => {
-          log.error({ err, channel: name }, 'unlink failed');
+          log.error({ err, channel: path }, 'unlink failed');
           cb(Errno.EIO);
         },
       );
@@ -108,7 +114,8 @@ export function buildOperations(ctx: MountContext): Operations {
     // `echo > chan` and `dd of=chan` truncate on open: a channel has no size
     // to cut, so truncation succeeds and changes nothing.
     truncate(path, _size, cb) {
-      return lookup(path) ? cb(0) : cb(Errno.ENOENT);
+      const place = channel(path);
+      return place && place.folder.directory.lookup(place.name) ? cb(0) : cb(Errno.ENOENT);
     },
     ftruncate(_path, _fd, _size, cb) {
       cb(0);

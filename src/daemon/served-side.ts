@@ -1,0 +1,66 @@
+// One side of one memsection set served by this daemon: attached with its
+// FIFO engine and notifier, its heartbeat kept and its peer watched. A
+// classic mount serves one; an area mount one per other peer of the area.
+import os from 'os';
+import { Memsections, NotifyMode } from '../native';
+import { Logger } from '../log';
+import { explainCorruption } from '../memsections/check';
+import { tracer } from '../trace/tracer';
+import { PeerState, PeerWatch } from './peer-watch';
+
+export class ServedSide {
+  private readonly watch = new PeerWatch();
+  private peerState: PeerState = 'absent';
+  private attached = false;
+  epoch = 0;
+
+  constructor(
+    readonly ms: Memsections,
+    readonly sideIndex: 0 | 1,
+    /** What the log calls it: the side, or the peer at the other end. */
+    private readonly label: Record<string, unknown>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Claims the side (the caller checked that nobody alive serves it) and starts waking its waiters. */
+  attach(notify: NotifyMode, spinUs: number): number {
+    const { ms, log } = this;
+    this.epoch = ms.attach(this.sideIndex, notify, process.pid, os.hostname(), Date.now(), {
+      spinUs,
+      trace: tracer.enabled,
+      onCorrupt: (slot, generation, during) => {
+        const why = explainCorruption(ms, slot, generation);
+        log.error({ ...this.label, slot, during, why }, 'channel state is corrupt or the slot was reused; answering EIO');
+      },
+    });
+    this.attached = true;
+    ms.startNotifier(notify, tracer.enabled ? () => tracer.add('wakeup', 0) : undefined);
+    ms.heartbeat();
+    return this.epoch;
+  }
+
+  /** One heartbeat: ours goes up, the peer's is watched (a dead peer's channels end). */
+  tick(nowMs: number): void {
+    const { ms } = this;
+    ms.heartbeat();
+    const seen = this.watch.observe(ms.sides()[1 - this.sideIndex], nowMs);
+    if (seen === this.peerState) return;
+    this.log[seen === 'dead' ? 'warn' : 'info']({ ...this.label, peer: seen }, seen === 'dead' ? 'peer stopped beating: its channels end' : 'peer state');
+    this.peerState = seen;
+    ms.setPeerDead(seen === 'dead');
+  }
+
+  /** Answers every waiting request; returns the requests still inside after 1 s. */
+  stopEngine(): number {
+    return this.attached ? this.ms.stopEngine() : 0;
+  }
+
+  /** After the unmount: the notifier stops, the side detaches, the mapping goes. */
+  finish(): void {
+    if (this.attached) {
+      this.ms.stopNotifier();
+      this.ms.detach();
+    }
+    this.ms.close();
+  }
+}

@@ -31,7 +31,7 @@ const AREA_ID_MAX = addon.constants.areaIdMax;
 interface MountFlags {
   memsections?: string;
   side?: Side;
-  area?: number;
+  area?: string;
   peer?: string;
   areaSize?: number;
   pairSize?: number;
@@ -55,13 +55,15 @@ function areaOptions(spec: MemsectionSpec, o: MountFlags): AreaAttachOptions | u
     if (isAreaRegion(spec)) throw new UserError(`${spec.given} is an area region, not a two-sided set: mount it with --area ID --peer NAME`);
     return undefined;
   }
+  const id = Number(o.area);
+  if (!/^\d+$/.test(o.area) || id < 1 || id > AREA_ID_MAX) throw new UserError(`area ID ${o.area} is out of range: IDs are whole numbers from 1 to ${AREA_ID_MAX}`);
   if (o.side) throw new UserError('--side and --area exclude each other: --side mounts a two-sided set, --area an area of an area region');
   if (!o.peer) throw new UserError(`--area ${o.area} needs --peer NAME: this peer's name in the area (e.g. --peer vm1)`);
   if (!addon.AreaRegistry.validPeerName(o.peer)) {
     throw new UserError(`peer name '${o.peer}' is not allowed: 1 to ${addon.constants.peerNameMax} letters, digits, '.', '_' or '-', not starting with '.' or '-'`);
   }
   if (!isAreaRegion(spec)) throw new UserError(`${spec.given} is not an area region; format it with intervmfs format --areas --memsections ${spec.given}`);
-  return { id: o.area, peer: o.peer, areaSize: o.areaSize, pairSize: o.pairSize, channels: o.pairChannels };
+  return { id, peer: o.peer, areaSize: o.areaSize, pairSize: o.pairSize, channels: o.pairChannels };
 }
 
 /** The flags the background daemon is started with: the user's, minus --notify and --foreground. */
@@ -134,7 +136,7 @@ export function buildProgram(): Command {
     .argument('<mountpoint>', 'empty directory to mount on')
     .option('--memsections <path>', MEMSECTIONS_HELP)
     .addOption(new Option('--side <side>', 'which side of a two-sided set this mount is').choices(['a', 'b']))
-    .addOption(new Option('--area <id>', `in an area region: the area to attach (1 to ${AREA_ID_MAX})`).argParser(intOption(1, AREA_ID_MAX)))
+    .option('--area <id>', `in an area region: the area to attach (1 to ${AREA_ID_MAX})`)
     .option('--peer <name>', 'with --area: our name in the area (unique among its peers; a folder in every other peer\'s mount)')
     .addOption(new Option('--area-size <size>', 'with --area: the size of the area; required when this mount creates it, else it must match').argParser(sizeOption))
     .addOption(new Option('--pair-size <size>', 'with --area, when it creates the area: the memsection set of each two peers (default 4M)').argParser(sizeOption))

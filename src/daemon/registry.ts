@@ -56,12 +56,21 @@ export function removeRecord(mountpoint: string, pid = process.pid): void {
   if (r && r.pid === pid) fs.rmSync(recordPath(mountpoint), { force: true });
 }
 
+/**
+ * Whether `pid` still runs. A zombie counts as gone: a killed daemon is
+ * reparented (mount's child) and may wait a while to be reaped.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc to ask: kill(0) said it exists
   }
 }
 

@@ -322,6 +322,33 @@ export class Lab {
     return { mountpoint: mnt, pid: m ? Number(m[1]) : -1, stdout: r.stdout };
   }
 
+  /** Formats an area region of `size` in the lab (a file, as /dev/shm would hold it). */
+  async formatAreas(name = 'areas', size = '64M'): Promise<string> {
+    const region = this.path(name);
+    const r = await this.cli(['format', '--areas', '--memsections', region, '--size', size]);
+    if (r.code !== 0) throw new Error(`format --areas failed (${r.code}): ${r.stderr}`);
+    return region;
+  }
+
+  /** `intervmfs mount --area` as a user runs it; the raw result (no assertion). */
+  async tryMountArea(mountpoint: string, region: string, area: number, peer: string, extra: string[] = []): Promise<RunResult> {
+    this.track(mountpoint);
+    const r = await this.cli(['mount', mountpoint, '--memsections', region, '--area', String(area), '--peer', peer, ...extra]);
+    const m = /daemon pid (\d+)/.exec(r.stdout);
+    if (m) this.pids.add(Number(m[1]));
+    return r;
+  }
+
+  /** Mounts area `area` as `peer`; fails the test if the mount fails. */
+  async mountArea(name: string, region: string, area: number, peer: string, extra: string[] = []): Promise<MountInfo> {
+    const mnt = await this.mountpoint(name);
+    const r = await this.tryMountArea(mnt, region, area, peer, extra);
+    if (r.code !== 0) throw new Error(`mount of area ${area} as ${peer} on ${mnt} failed (${r.code}): ${r.stderr}`);
+    if (!isMounted(mnt)) throw new Error(`mount said ${JSON.stringify(r.stdout.trim())} but ${mnt} is not in /proc/mounts`);
+    const m = /daemon pid (\d+)/.exec(r.stdout);
+    return { mountpoint: mnt, pid: m ? Number(m[1]) : -1, stdout: r.stdout };
+  }
+
   /** Formats a set and mounts side a and side b of it. */
   async pair(notify: 'futex' | 'poll' = 'futex', formatArgs?: string[]): Promise<{ set: string; a: MountInfo; b: MountInfo }> {
     const set = await this.format('set', formatArgs);

@@ -1,7 +1,7 @@
 // `intervmfs status` of an area region: the registry as an admin reads it
 // (per area its ID, size, owner and every mapping, Xen's
 // /local/shared_mem/ID/{owner,size,mappings}), then each pair's channels.
-import { AreaInfo, AreaPeer, AreaRegistry, ChannelInfo } from '../native';
+import { AreaInfo, AreaPeer, AreaRegistry, ChannelInfo, SideInfo } from '../native';
 import { MemsectionSpec } from '../memsections/locate';
 import { formatSize } from '../memsections/sizes';
 import { openPairSets } from './registry';
@@ -17,6 +17,8 @@ export interface PairStatus {
   names: [string, string];
   regionOffset: number;
   error?: string;
+  /** The pair set's two sides (side a is names[0]): attached, bells rung... */
+  sides: SideInfo[];
   channels: ChannelInfo[];
 }
 
@@ -48,9 +50,9 @@ export async function collectAreaStatus(reg: AreaRegistry, spec: MemsectionSpec,
       ? []
       : openPairSets(spec, a).map((s): PairStatus => {
           const regionOffset = pairs.find((q) => q.names[0] === s.names[0] && q.names[1] === s.names[1])?.regionOffset ?? 0;
-          if (!('ms' in s)) return { names: s.names, regionOffset, error: s.error, channels: [] };
+          if (!('ms' in s)) return { names: s.names, regionOffset, error: s.error, sides: [], channels: [] };
           try {
-            return { names: s.names, regionOffset, channels: s.ms.channels() };
+            return { names: s.names, regionOffset, sides: s.ms.sides(), channels: s.ms.channels() };
           } finally {
             s.ms.close();
           }
@@ -91,6 +93,8 @@ export function renderAreaStatus(r: AreaRegionReport): string {
     }
     for (const p of a.pairs) {
       lines.push(`  ${p.names[0]} <-> ${p.names[1]} (set at region offset ${p.regionOffset}):${p.error ? ` UNREADABLE (${p.error})` : p.channels.length === 0 ? ' no channels' : ''}`);
+      // Wake-ups: each side counts the times its peer rang its bell.
+      if (p.sides.length === 2) lines.push(`    wake-ups: ${p.names[0]} rung ${p.sides[0].bellsRung} times, ${p.names[1]} rung ${p.sides[1].bellsRung} times`);
       for (const c of p.channels) {
         if (c.corrupt) {
           lines.push(`    slot ${c.slot}: CORRUPT (${c.why})`);

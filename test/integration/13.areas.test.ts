@@ -25,7 +25,7 @@ interface AreaJson {
   owner: string;
   offset: number;
   mappings: Mapping[];
-  pairs: { names: [string, string]; channels: { name: string }[] }[];
+  pairs: { names: [string, string]; sides: { bellsRung: number; attached: boolean }[]; channels: { name: string }[] }[];
 }
 interface RegionJson {
   registryVersion: number;
@@ -157,6 +157,24 @@ describe('integration: areas shared by sets of peers on one region', function ()
       }
     }
     await Promise.all(transfers);
+  });
+
+  it('wakes only the peers of a channel: vm3, idle in area 3, is not rung while vm1 and vm2 stream', async () => {
+    const bellsOf = async (peer: string) =>
+      areaOf(await registry(lab(), region), 3)!
+        .pairs.filter((p) => p.names.includes(peer))
+        .map((p) => p.sides[p.names.indexOf(peer)].bellsRung);
+    const idleBefore = await bellsOf('vm3');
+    const busyBefore = await bellsOf('vm2');
+    await mkfifo(lab(), at('vm1', 3, 'vm2', 'stream'));
+    const reader = lab().sh('exec wc -c < "$1"', [at('vm2', 3, 'vm1', 'stream')], { timeoutMs: 60_000 });
+    const writer = lab().sh('head -c 16777216 /dev/zero | dd of="$1" bs=4k 2>/dev/null', [at('vm1', 3, 'vm2', 'stream')], { timeoutMs: 60_000 });
+    const [r, w] = await Promise.all([reader.done, writer.done]);
+    expect(w.code, w.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal('16777216');
+    expect(await bellsOf('vm3'), 'bells of vm3 (pairs with vm1 and vm2)').to.deep.equal(idleBefore);
+    const busyAfter = await bellsOf('vm2');
+    expect(busyAfter.reduce((x, y) => x + y, 0), 'vm2 was rung (its open and the end of file at least)').to.be.greaterThan(busyBefore.reduce((x, y) => x + y, 0));
   });
 
   it('refuses a different size, naming both sizes, and changes nothing', async () => {

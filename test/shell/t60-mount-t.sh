@@ -31,8 +31,8 @@ done
 WORK=$(mktemp -d /tmp/intervmfs-shell.XXXXXX)
 SHM=$(mktemp -d /dev/shm/intervmfs-shell.XXXXXX)
 MS=$SHM/ms
-A=$WORK/a B=$WORK/b C=$WORK/c
-mkdir -p "$A" "$B" "$C"
+A=$WORK/a B=$WORK/b C=$WORK/c V1=$WORK/v1 V2=$WORK/v2
+mkdir -p "$A" "$B" "$C" "$V1" "$V2"
 # run.sh runs this once per notifier: the second run reuses the first's install.
 if [ -n "${PAYLOADS:-}" ]; then PKG=$PAYLOADS/t60-pkg; else PKG=$WORK/pkg; fi
 PREFIX=$PKG/prefix
@@ -49,20 +49,20 @@ alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -qs '^State:.*zombie' "/pro
 # Any daemon of this test, also unrecorded ones: a bounded scan, for cleanup only.
 daemons() { timeout 10 pgrep -f "intervmfs(\.js)? mount $WORK/"; }
 mounted() { grep -qs " $1 " /proc/mounts; }
-PID_A= PID_B=
+PID_A= PID_B= PID_V1= PID_V2=
 
 cleanup_t60() {
   local rc=$?
   set +e
   [ "$(readlink "$LINK" 2>/dev/null)" = "$IVFS_INSTALLED" ] && rm -f "$LINK"
   jobs -p | xargs -r kill -KILL 2>/dev/null
-  for m in "$A" "$B" "$C"; do
+  for m in "$A" "$B" "$C" "$V1" "$V2"; do
     if mounted "$m"; then
       "$IVFS_INSTALLED" unmount --force "$m" >/dev/null 2>&1 || $IVFS unmount --force "$m" >/dev/null 2>&1
       mounted "$m" && umount -l "$m" 2>/dev/null
     fi
   done
-  for pid in $PID_A $PID_B $(daemons); do kill -KILL "$pid" 2>/dev/null; done
+  for pid in $PID_A $PID_B ${PID_V1:-} ${PID_V2:-} $(daemons); do kill -KILL "$pid" 2>/dev/null; done
   rm -rf "$WORK" "$SHM"
   exit $rc
 }
@@ -128,6 +128,39 @@ echo "hello through mount -t fuse.intervmfs" > "$A/line"
 wait $reader; rc=$?
 check "a line written on side a is read on side b, then EOF" \
   [ $rc -eq 0 -a "$(cat "$WORK/line.out")" = "hello through mount -t fuse.intervmfs" ]
+
+# (c2) An area of an area region, from mount -t (vm1, which creates it) and
+# from an fstab line (vm2, which gives no size): a channel each way.
+REGION=$SHM/areas
+intervmfs format --areas --memsections "$REGION" --size 16M >/dev/null || { echo "format --areas failed"; exit 1; }
+mount -t fuse.intervmfs "$REGION" "$V1" -o "area=7,peer=vm1,area-size=8M,notify=$NOTIFY,log=$WORK/v1.log"; rc=$?
+check "mount -t fuse.intervmfs REGION V1 -o area=7,peer=vm1,area-size=8M returns 0 once mounted" [ $rc -eq 0 ]
+echo "$REGION $V2 fuse.intervmfs area=7,peer=vm2,nofail,notify=$NOTIFY,log=$WORK/v2.log 0 0" >> "$WORK/fstab"
+mount -T "$WORK/fstab" "$V2"; rc=$?
+check "mount -T FSTAB V2 (area=7,peer=vm2) returns 0 once mounted" [ $rc -eq 0 ]
+check "each peer lists the other" [ "$(ls "$V1")" = vm2 -a "$(ls "$V2")" = vm1 ]
+mknod "$V1/vm2/hello" p
+timeout 10 cat "$V2/vm1/hello" > "$WORK/v2.out" & reader=$!
+echo "from vm1" > "$V1/vm2/hello"
+wait $reader; rc=$?
+timeout 10 cat "$V1/vm2/hello" > "$WORK/v1.out" & reader=$!
+echo "from vm2" > "$V2/vm1/hello"
+wait $reader; rc2=$?
+check "a line goes vm1 -> vm2 and one vm2 -> vm1 through the area's channel" \
+  [ $rc -eq 0 -a $rc2 -eq 0 -a "$(cat "$WORK/v2.out")" = "from vm1" -a "$(cat "$WORK/v1.out")" = "from vm2" ]
+intervmfs status --memsections "$REGION" > "$WORK/areas.txt"
+check "status shows area 7, its owner vm1 and both mappings" \
+  bash -c "grep -q '^area 7: 8 MiB .*owner vm1' '$WORK/areas.txt' && grep -q '^    vm1: attached' '$WORK/areas.txt' && grep -q '^    vm2: attached' '$WORK/areas.txt'"
+mount -t fuse.intervmfs "$REGION" "$C" -o "area=7,peer=vm3,area-size=4M" 2> "$WORK/size.err"; rc=$?
+check "a different area size is refused through mount(8), naming both sizes (status $rc)" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'created with a size of 8 MiB (by vm1); vm3 asked for 4 MiB' '$WORK/size.err' && ! grep -qs ' $C ' /proc/mounts"
+PID_V1=$(daemon_pid "$V1") PID_V2=$(daemon_pid "$V2")
+umount "$V1"; rc_a=$?
+umount "$V2"; rc_b=$?
+check "umount V1 and umount V2 succeed" [ $rc_a -eq 0 -a $rc_b -eq 0 ]
+for _ in $(seq 50); do alive "$PID_V1" || alive "$PID_V2" || break; sleep 0.2; done
+areas_ended() { ! alive "$PID_V1" && ! alive "$PID_V2"; }
+check "both area daemons (pids ${PID_V1:-none} and ${PID_V2:-none}) have ended within 10 s of umount" areas_ended
 
 # (d) umount(8) ends both mounts, (e) and their daemons.
 umount "$A"; rc_a=$?

@@ -228,7 +228,68 @@ class AreaRouterWrap : public Napi::ObjectWrap<AreaRouterWrap> {
 Napi::Function define_area_registry(Napi::Env env) { return AreaRegistryWrap::Define(env); }
 Napi::Function define_area_router(Napi::Env env) { return AreaRouterWrap::Define(env); }
 
+namespace {
+// { field: [offset, size] } of one struct, as the compiler laid it out: the
+// test that checks docs/LAYOUT.md's tables against it reads this.
+struct FieldTable {
+  Napi::Env env;
+  Napi::Object o = Napi::Object::New(env);
+  void add(const char *name, size_t offset, size_t size) {
+    Napi::Array a = Napi::Array::New(env, 2);
+    a.Set(0u, double(offset));
+    a.Set(1u, double(size));
+    o.Set(name, a);
+  }
+};
+#define IVFS_FIELD(t, T, f) t.add(#f, offsetof(T, f), sizeof(static_cast<T *>(nullptr)->f))
+
+Napi::Object registry_fields(Napi::Env env) {
+  FieldTable h{env}, a{env}, m{env}, q{env};
+  IVFS_FIELD(h, RegistryHeader, magic);
+  IVFS_FIELD(h, RegistryHeader, registry_version);
+  IVFS_FIELD(h, RegistryHeader, area_capacity);
+  IVFS_FIELD(h, RegistryHeader, region_size);
+  IVFS_FIELD(h, RegistryHeader, registry_size);
+  IVFS_FIELD(h, RegistryHeader, formatted_at_ms);
+  IVFS_FIELD(h, RegistryHeader, header_check);
+  IVFS_FIELD(h, RegistryHeader, lock);
+  IVFS_FIELD(h, RegistryHeader, version);
+  IVFS_FIELD(h, RegistryHeader, changed_ms);
+  IVFS_FIELD(a, AreaEntry, state);
+  IVFS_FIELD(a, AreaEntry, id);
+  IVFS_FIELD(a, AreaEntry, size);
+  IVFS_FIELD(a, AreaEntry, offset);
+  IVFS_FIELD(a, AreaEntry, pair_size);
+  IVFS_FIELD(a, AreaEntry, pair_slots);
+  IVFS_FIELD(a, AreaEntry, channels);
+  IVFS_FIELD(a, AreaEntry, created_at_ms);
+  IVFS_FIELD(a, AreaEntry, owner);
+  a.add("peers[16]", offsetof(AreaEntry, peers), sizeof(AreaEntry::peers));
+  a.add("pairs[120]", offsetof(AreaEntry, pairs), sizeof(AreaEntry::pairs));
+  IVFS_FIELD(m, PeerMapping, state);
+  IVFS_FIELD(m, PeerMapping, epoch);
+  IVFS_FIELD(m, PeerMapping, heartbeat);
+  IVFS_FIELD(m, PeerMapping, pid);
+  IVFS_FIELD(m, PeerMapping, doorbell_id);
+  IVFS_FIELD(m, PeerMapping, attached_at_ms);
+  IVFS_FIELD(m, PeerMapping, name);
+  IVFS_FIELD(m, PeerMapping, host);
+  IVFS_FIELD(q, PairSlot, state);
+  IVFS_FIELD(q, PairSlot, generation);
+  q.add("names[0]", offsetof(PairSlot, names[0]), sizeof(PairSlot::names[0]));
+  q.add("names[1]", offsetof(PairSlot, names[1]), sizeof(PairSlot::names[1]));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("Registry header", h.o);
+  o.Set("Area entry", a.o);
+  o.Set("Peer mapping", m.o);
+  o.Set("Pair slot", q.o);
+  return o;
+}
+#undef IVFS_FIELD
+}  // namespace
+
 void export_area_layout(Napi::Env env, Napi::Object c, Napi::Object l) {
+  l.Set("registryFields", registry_fields(env));
   c.Set("registryVersion", kRegistryVersion);
   c.Set("areaCapacity", kAreaCapacity);
   c.Set("areaPeersMax", kAreaPeersMax);

@@ -311,7 +311,10 @@ interface Addon {
     registrySize: number;
   };
   /** Byte offsets of layout fields (native/layout.h), for tests and `check`. */
-  layout: Record<
+  layout: {
+    /** Per registry struct (named as docs/LAYOUT.md's headings): field -> [offset, size]. */
+    registryFields: Record<string, Record<string, [number, number]>>;
+  } & Record<
     | 'tableOffset' | 'entrySize' | 'magic' | 'layoutVersion' | 'channelCapacity' | 'headerCheck' | 'tableLock'
     | 'sideState' | 'sideStateSize' | 'sideAttached' | 'sideEpoch' | 'sideHeartbeat' | 'sideNotifyMode' | 'sideDoorbellId'
     | 'entryState' | 'entryGeneration' | 'entryName' | 'entrySideOpen' | 'entryRing'

@@ -174,12 +174,16 @@ bool AreaRegistry::valid_peer_name(const std::string &name) {
 }
 
 bool AreaRegistry::is_area_region(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  uint64_t magic = 0;
-  bool yes = pread(fd, &magic, sizeof(magic), 0) == sizeof(magic) && magic == kAreaMagic;
-  ::close(fd);
-  return yes;
+  // Mapped, not read: a PCI BAR in sysfs (an ivshmem region in a guest)
+  // can only be mapped.
+  try {
+    Mapping m = map_memsection(path, "region", 0, kPage);
+    bool yes = load_acquire(reinterpret_cast<uint64_t *>(m.addr)) == kAreaMagic;
+    unmap_memsection(m);
+    return yes;
+  } catch (const SetError &) {
+    return false;
+  }
 }
 
 void AreaRegistry::format(const std::string &path, bool force) {

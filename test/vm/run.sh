@@ -26,6 +26,9 @@ TIMEOUT=${VM_TIMEOUT:-900}
 NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell,poll/doorbell}
 SCRIPT=$ROOT/test/vm/${VM_SCRIPT:-guest-test.sh}
 [ -f "$SCRIPT" ] || { echo "vm: no guest script $SCRIPT"; exit 1; }
+# guest-areas.sh: three guests (vm1, vm2, vm3) on one ivshmem-plain region
+# formatted as an area region, notify poll; no doorbell server.
+if [ "$(basename "$SCRIPT")" = guest-areas.sh ]; then AREAS=1 GUESTS="vm1 vm2 vm3" NOTIFIERS=poll; else AREAS=0 GUESTS="a b"; fi
 
 GUEST=$(bash "$ROOT/test/vm/build-guest.sh") || { echo "vm: could not build the guest"; exit 1; }
 [ -e "$ROOT/build/Release/intervmfs-peer" ] || { echo "vm: build/Release/intervmfs-peer missing; run npm ci"; exit 1; }
@@ -93,6 +96,9 @@ for s in 4k:4K 2m:2M "$BIG:${BIG^^}"; do
   head -c "${s#*:}" /dev/urandom > "$R/payloads/${s%%:*}"
   sha256sum < "$R/payloads/${s%%:*}" | cut -d' ' -f1 > "$R/payloads/${s%%:*}.sha256"
 done
+if [ $AREAS = 1 ]; then
+  $IVFS format --areas --memsections "$REGION" --size 64M > /dev/null || { echo "vm: format --areas of $REGION failed"; exit 1; }
+else
 truncate -s 128M "$REGION"
 $IVFS format --memsections "$REGION" --channels 64 > /dev/null || { echo "vm: format of $REGION failed"; exit 1; }
 truncate -s 1M "$PLAIN"
@@ -101,12 +107,14 @@ $IVFS doorbell-server --socket "$SOCK" --memsections "$REGION" 2> "$WORK/server.
 SERVER=$!
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || { echo "vm: the doorbell server did not start:"; cat "$WORK/server.log"; exit 1; }
+fi
 
 # The doorbell device sits at slot 0x10 in both guests; guest a also gets an
 # ivshmem-plain device at 0x11, to check what intervmfs says about it.
 boot() {
-  local side=$1 extra=()
+  local side=$1 extra=() shm=(-chardev "socket,path=$SOCK,id=ivshmem" -device ivshmem-doorbell,chardev=ivshmem,vectors=1,addr=0x10)
   [ "$side" = a ] && extra=(-object "memory-backend-file,id=plain,share=on,mem-path=$PLAIN,size=1M" -device ivshmem-plain,memdev=plain,addr=0x11)
+  [ $AREAS = 1 ] && shm=(-object "memory-backend-file,id=areas,share=on,mem-path=$REGION,size=64M" -device ivshmem-plain,memdev=areas,addr=0x10)
   # q35 with intel-iommu: VFIO, through which the guest waits for the
   # doorbell's MSI-X interrupt, needs an IOMMU group.
   qemu-system-x86_64 -accel "$accel" -machine q35 -device intel-iommu -m 1024 -smp 1 -display none -monitor none -no-reboot \
@@ -114,21 +122,19 @@ boot() {
     -append "console=ttyS0 quiet panic=-1 intel_iommu=on ivfs.side=$side ivfs.script=$SCRIPT ivfs.results=$R ivfs.notifiers=$NOTIFIERS ivfs.big=$BIG ivfs.prefix=$PREFIX" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$R,mount_tag=results,security_model=none" \
-    -chardev "socket,path=$SOCK,id=ivshmem" \
-    -device ivshmem-doorbell,chardev=ivshmem,vectors=1,addr=0x10 "${extra[@]}" \
+    "${shm[@]}" "${extra[@]}" \
     -serial "file:$WORK/$side.console" &
   PIDS+=($!)
 }
 
-echo "vm: booting two guests ($GUEST)"
+echo "vm: booting guests $GUESTS ($GUEST)"
 t0=$(date +%s)
-boot a
-boot b
+for g in $GUESTS; do boot "$g"; done
 deadline=$((t0 + TIMEOUT))
 # Each guest's outcome lines as they come, so a long run shows its progress.
-shown_a=0 shown_b=0
+for g in $GUESTS; do printf -v "shown_$g" 0; done
 show_new() {
-  for side in a b; do
+  for side in $GUESTS; do
     local var=shown_$side lines
     lines=$(grep -a '^VMTEST' "$WORK/$side.console" 2>/dev/null | tr -d '\r')
     [ -z "$lines" ] && continue
@@ -137,7 +143,8 @@ show_new() {
     printf -v "$var" %s "$n"
   done
 }
-while kill -0 "${PIDS[0]}" 2>/dev/null || kill -0 "${PIDS[1]}" 2>/dev/null; do
+any_running() { for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while any_running; do
   if [ "$(date +%s)" -gt "$deadline" ]; then echo "vm: guests still running after ${TIMEOUT}s; stopping them"; break; fi
   show_new
   sleep 1
@@ -146,7 +153,7 @@ show_new
 echo "vm: guests ended after $(( $(date +%s) - t0 )) s"
 
 status=0
-for side in a b; do
+for side in $GUESTS; do
   grep -q "^VMTEST $side done" "$WORK/$side.console" || { echo "  (guest $side did not finish)"; status=1; }
   grep -q "^VMTEST $side FAIL" "$WORK/$side.console" && status=1
 done
@@ -158,10 +165,19 @@ for n in ${NOTIFIERS//,/ }; do
     if [ "$sent" = "$got" ]; then echo "  ok [$n] $BIG timed transfer: same digest on both guests ($sent)"; else echo "  FAIL [$n] $BIG timed transfer digests differ"; status=1; fi
   fi
 done
-echo "--- doorbell server"; sed 's/^/  /' "$WORK/server.log" | grep -o '"msg":"[^"]*"\|^  intervmfs.*' || true
+if [ $AREAS = 1 ]; then
+  # Every mount ended: the registry keeps the areas and their pairs, no mapping.
+  $IVFS status --memsections "$REGION" --json > "$WORK/areas-after.json" 2>&1
+  if node -e 'const r = require(process.argv[1]); process.exit(r.areas.length === 3 && r.areas.every((a) => a.mappings.length === 0) && r.areas.find((a) => a.id === 3).pairs.length === 3 ? 0 : 1)' "$WORK/areas-after.json"; then
+    echo "  ok the host's status shows areas 1, 2, 3 with no mapping left and area 3's three pairs"
+  else
+    echo "  FAIL the host's status after the guests: $(head -c 400 "$WORK/areas-after.json")"; status=1
+  fi
+fi
+[ -n "${SERVER:-}" ] && echo "--- doorbell server" && sed 's/^/  /' "$WORK/server.log" | grep -o '"msg":"[^"]*"\|^  intervmfs.*' || true
 if [ -n "${VM_FIGURES:-}" ]; then mkdir -p "$VM_FIGURES" && cp "$R"/*.json "$R"/*.jsonl "$VM_FIGURES"/ 2>/dev/null; fi
 if [ $status -ne 0 ]; then
-  for side in a b; do
+  for side in $GUESTS; do
     echo "--- console of guest $side (last 40 lines)"; tail -n 40 "$WORK/$side.console"
     for n in ${NOTIFIERS//,/ }; do
       echo "--- daemon log of guest $side, $n (last 15 lines)"; tail -n 15 "$R/$side.${n//\//-}.daemon.log" 2>/dev/null

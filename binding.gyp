@@ -16,7 +16,8 @@
         "native/addon_doorbell_server.cc",
         "native/area_registry.cc",
         "native/area_router.cc",
-        "native/addon_areas.cc"
+        "native/addon_areas.cc",
+        "native/doorbell_hub.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       # libfuse's headers only (struct fuse_file_info for the hooks); libfuse

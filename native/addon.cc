@@ -121,6 +121,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
                            InstanceMethod("fuseLoopEnded", &Memsections::FuseLoopEnded),
                            InstanceMethod("answerNextGetattrAsFifo", &Memsections::AnswerNextGetattrAsFifo),
                            InstanceMethod("openDoorbell", &Memsections::OpenDoorbell),
+                           InstanceMethod("useDoorbellHub", &Memsections::UseDoorbellHub),
                            InstanceMethod("testDoorbell", &Memsections::TestDoorbell),
                            InstanceMethod("startNotifier", &Memsections::StartNotifier),
                            InstanceMethod("stopNotifier", &Memsections::StopNotifier),
@@ -130,10 +131,12 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   explicit Memsections(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Memsections>(info) {
     try {
-      // Memsections(paths[, windowOffset, windowLength]): a pair's set in an area region.
+      // Memsections(paths[, windowOffset, windowLength]), or
+      // Memsections(registry.region(), offset, length): a pair's set in an area region.
       uint64_t offset = info[1].IsNumber() ? uint64_t(info[1].As<Napi::Number>().Int64Value()) : 0;
       uint64_t length = info[2].IsNumber() ? uint64_t(info[2].As<Napi::Number>().Int64Value()) : 0;
-      set_ = std::make_shared<MemsectionSet>(string_array(info[0]), offset, length);
+      if (info[0].IsExternal()) set_ = std::make_shared<MemsectionSet>(shared_region_arg(info[0]), offset, length);
+      else set_ = std::make_shared<MemsectionSet>(string_array(info[0]), offset, length);
     } catch (const SetError &e) {
       throw set_error(info.Env(), e);
     }
@@ -693,6 +696,16 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // openDoorbell(bar0Path) or openDoorbell(vfioGroupPath, bdf) -> our
   // ivshmem peer id. The first opens the registers for ringing only (a poll
   // side ringing a doorbell peer); the second also for waiting, through VFIO.
+  // useDoorbellHub(hub.handle()): this set rings and (notify doorbell) sleeps
+  // through the device an area mount opened once for all its sets.
+  Napi::Value UseDoorbellHub(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (notifier_ || attached_) throw Napi::Error::New(env, "useDoorbellHub before attach");
+    hub_ = doorbell_hub_arg(info[0]);
+    doorbell_ = hub_->doorbell();
+    return env.Undefined();
+  }
+
   Napi::Value OpenDoorbell(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (notifier_) throw Napi::Error::New(env, "openDoorbell after startNotifier");
@@ -739,10 +752,13 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
         });
       };
     }
-    notifier_ = std::make_unique<Notifier>(header(env)->side[side_], mode, doorbell_.get(), [engine, to_js]() {
-      if (engine) engine->peer_rang();
-      if (to_js) to_js();
-    });
+    notifier_ = std::make_unique<Notifier>(
+        header(env)->side[side_], mode, doorbell_.get(),
+        [engine, to_js]() {
+          if (engine) engine->peer_rang();
+          if (to_js) to_js();
+        },
+        hub_);
     return env.Undefined();
   }
 
@@ -756,6 +772,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
     stop_engine();
     engine_.reset();
     doorbell_.reset();
+    hub_.reset();
     names_.reset();
     table_.reset();
     set_.reset();
@@ -770,6 +787,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // Declared before notifier_: the notifier thread uses it, so it must be
   // destroyed after the notifier (members are destroyed in reverse order).
   std::shared_ptr<Doorbell> doorbell_;
+  std::shared_ptr<DoorbellHub> hub_;  // an area mount's device, shared by its sets
   std::unique_ptr<Notifier> notifier_;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<std::atomic<bool>> queued_;
@@ -824,6 +842,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DoorbellServer", define_doorbell_server(env));
   exports.Set("AreaRegistry", define_area_registry(env));
   exports.Set("AreaRouter", define_area_router(env));
+  exports.Set("DoorbellHub", define_doorbell_hub(env));
   exports.Set("format", Napi::Function::New(env, Format));
   exports.Set("planFiles", Napi::Function::New(env, PlanFiles));
   exports.Set("planRegion", Napi::Function::New(env, PlanRegion));

@@ -3,6 +3,9 @@
 #include "addon_errors.h"
 #include "area_registry.h"
 #include "area_router.h"
+#include "doorbell.h"
+
+#include <tuple>
 
 namespace ivfs {
 namespace {
@@ -82,6 +85,7 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
                            InstanceMethod("detach", &AreaRegistryWrap::Detach),
                            InstanceMethod("heartbeat", &AreaRegistryWrap::Heartbeat),
                            InstanceMethod("remove", &AreaRegistryWrap::Remove),
+                           InstanceMethod("region", &AreaRegistryWrap::Region),
                            InstanceMethod("close", &AreaRegistryWrap::Close),
                        });
   }
@@ -188,12 +192,20 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
     return env.Undefined();
   }
 
+  // region(): a handle on the mapped region, for Memsections(region, offset, length).
+  Napi::Value Region(const Napi::CallbackInfo &info) {
+    region_ = reg(info.Env()).region();
+    return Napi::External<std::shared_ptr<const Mapping>>::New(info.Env(), &region_);
+  }
+
   Napi::Value Close(const Napi::CallbackInfo &info) {
     reg_.reset();
+    region_.reset();  // the sets made from it keep it mapped as long as they live
     return info.Env().Undefined();
   }
 
   std::unique_ptr<AreaRegistry> reg_;
+  std::shared_ptr<const Mapping> region_;
 };
 
 class AreaRouterWrap : public Napi::ObjectWrap<AreaRouterWrap> {
@@ -223,8 +235,71 @@ class AreaRouterWrap : public Napi::ObjectWrap<AreaRouterWrap> {
   AreaRouter *router_;  // never freed: libfuse's threads may call it after unmount
 };
 
+// DoorbellHub(vfioGroup, bdf) to ring and wait, or DoorbellHub(bar0Path) to
+// ring only: an area mount's ivshmem doorbell, opened once for its sets.
+class DoorbellHubWrap : public Napi::ObjectWrap<DoorbellHubWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "DoorbellHub",
+                       {
+                           InstanceMethod("ownId", &DoorbellHubWrap::OwnId),
+                           InstanceMethod("test", &DoorbellHubWrap::Test),
+                           InstanceMethod("handle", &DoorbellHubWrap::Handle),
+                           InstanceMethod("close", &DoorbellHubWrap::Close),
+                       });
+  }
+  explicit DoorbellHubWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DoorbellHubWrap>(info) {
+    std::string first = string_arg(info, 0, "doorbell path");
+    try {
+      std::shared_ptr<Doorbell> d(info.Length() > 1 ? Doorbell::vfio(first, string_arg(info, 1, "PCI address")) : Doorbell::ring_only(first));
+      hub_ = std::make_shared<std::shared_ptr<DoorbellHub>>(std::make_shared<DoorbellHub>(d));
+    } catch (const SetError &e) {
+      throw set_error(info.Env(), e);
+    }
+  }
+
+ private:
+  DoorbellHub &hub(Napi::Env env) {
+    if (!hub_ || !*hub_) throw Napi::Error::New(env, "doorbell hub is closed");
+    return **hub_;
+  }
+  Napi::Value OwnId(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), hub(info.Env()).doorbell()->own_id()); }
+  // test(timeoutMs): rings our own id; whether the interrupt came back. Before any set subscribes.
+  Napi::Value Test(const Napi::CallbackInfo &info) {
+    Doorbell &d = *hub(info.Env()).doorbell();
+    if (!d.can_wait()) throw Napi::Error::New(info.Env(), "a ring-only doorbell cannot be tested");
+    d.ring(d.own_id());
+    return Napi::Boolean::New(info.Env(), d.wait(int(u32_arg(info, 0, "timeout"))));
+  }
+  Napi::Value Handle(const Napi::CallbackInfo &info) {
+    hub(info.Env());
+    return Napi::External<std::shared_ptr<DoorbellHub>>::New(info.Env(), hub_.get());
+  }
+  // The sets that use it keep it until they close; this only lets go of ours.
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    if (hub_) hub_->reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<std::shared_ptr<DoorbellHub>> hub_;
+};
+
 }  // namespace
 
+std::shared_ptr<const Mapping> shared_region_arg(const Napi::Value &handle) {
+  if (!handle.IsExternal()) throw Napi::TypeError::New(handle.Env(), "expected an AreaRegistry's region()");
+  auto *p = handle.As<Napi::External<std::shared_ptr<const Mapping>>>().Data();
+  if (!p || !*p) throw Napi::Error::New(handle.Env(), "area registry is closed");
+  return *p;
+}
+
+std::shared_ptr<DoorbellHub> doorbell_hub_arg(const Napi::Value &handle) {
+  if (!handle.IsExternal()) throw Napi::TypeError::New(handle.Env(), "expected a DoorbellHub's handle()");
+  std::shared_ptr<DoorbellHub> *p = handle.As<Napi::External<std::shared_ptr<DoorbellHub>>>().Data();
+  if (!p || !*p) throw Napi::Error::New(handle.Env(), "doorbell hub is closed");
+  return *p;
+}
+
+Napi::Function define_doorbell_hub(Napi::Env env) { return DoorbellHubWrap::Define(env); }
 Napi::Function define_area_registry(Napi::Env env) { return AreaRegistryWrap::Define(env); }
 Napi::Function define_area_router(Napi::Env env) { return AreaRouterWrap::Define(env); }
 
@@ -243,7 +318,7 @@ struct FieldTable {
 };
 #define IVFS_FIELD(t, T, f) t.add(#f, offsetof(T, f), sizeof(static_cast<T *>(nullptr)->f))
 
-Napi::Object registry_fields(Napi::Env env) {
+Napi::Object layout_fields(Napi::Env env) {
   FieldTable h{env}, a{env}, m{env}, q{env};
   IVFS_FIELD(h, RegistryHeader, magic);
   IVFS_FIELD(h, RegistryHeader, registry_version);
@@ -278,7 +353,66 @@ Napi::Object registry_fields(Napi::Env env) {
   IVFS_FIELD(q, PairSlot, generation);
   q.add("names[0]", offsetof(PairSlot, names[0]), sizeof(PairSlot::names[0]));
   q.add("names[1]", offsetof(PairSlot, names[1]), sizeof(PairSlot::names[1]));
+  FieldTable ch{env}, tl{env}, ss{env}, ce{env}, rs{env};
+  IVFS_FIELD(ch, ControlHeader, magic);
+  IVFS_FIELD(ch, ControlHeader, layout_version);
+  IVFS_FIELD(ch, ControlHeader, channel_capacity);
+  IVFS_FIELD(ch, ControlHeader, control_size);
+  IVFS_FIELD(ch, ControlHeader, data_size);
+  IVFS_FIELD(ch, ControlHeader, ring_size);
+  ch.add("data_offset[2]", offsetof(ControlHeader, data_offset), sizeof(ControlHeader::data_offset));
+  IVFS_FIELD(ch, ControlHeader, formatted_at_ms);
+  IVFS_FIELD(ch, ControlHeader, header_check);
+  IVFS_FIELD(tl, ControlHeader, table_lock);
+  IVFS_FIELD(tl, ControlHeader, table_version);
+  IVFS_FIELD(tl, ControlHeader, table_changed_ms);
+  IVFS_FIELD(ss, SideState, attached);
+  IVFS_FIELD(ss, SideState, epoch);
+  IVFS_FIELD(ss, SideState, heartbeat);
+  IVFS_FIELD(ss, SideState, pid);
+  IVFS_FIELD(ss, SideState, notify_mode);
+  IVFS_FIELD(ss, SideState, mounted_at_ms);
+  IVFS_FIELD(ss, SideState, host);
+  IVFS_FIELD(ss, SideState, bell);
+  IVFS_FIELD(ss, SideState, bells_rung);
+  IVFS_FIELD(ss, SideState, doorbell_id);
+  IVFS_FIELD(ce, ChannelEntry, state);
+  IVFS_FIELD(ce, ChannelEntry, generation);
+  IVFS_FIELD(ce, ChannelEntry, mode);
+  IVFS_FIELD(ce, ChannelEntry, uid);
+  IVFS_FIELD(ce, ChannelEntry, gid);
+  IVFS_FIELD(ce, ChannelEntry, ctime_ms);
+  IVFS_FIELD(ce, ChannelEntry, name);
+  ce.add("side_open[2]", offsetof(ChannelEntry, side_open), sizeof(ChannelEntry::side_open));
+  IVFS_FIELD(ce, ChannelEntry, atime_ms);
+  IVFS_FIELD(ce, ChannelEntry, mtime_ms);
+  ce.add("ring[0]", offsetof(ChannelEntry, ring[0]), sizeof(RingState));
+  ce.add("ring[1]", offsetof(ChannelEntry, ring[1]), sizeof(RingState));
+  for (auto [name, off, size] : std::initializer_list<std::tuple<const char *, size_t, size_t>>{
+           {"head", offsetof(RingState, head), 8},
+           {"writers_open", offsetof(RingState, writers_open), 4},
+           {"writer_opens", offsetof(RingState, writer_opens), 4},
+           {"producer_waiting", offsetof(RingState, producer_waiting), 4},
+           {"epipe_mark", offsetof(RingState, epipe_mark), 4},
+           {"write_ops", offsetof(RingState, write_ops), 8},
+           {"writers_closing", offsetof(RingState, writers_closing), 4},
+           {"consumer_wake", offsetof(RingState, consumer_wake), 4},
+           {"tail", offsetof(RingState, tail), 8},
+           {"readers_open", offsetof(RingState, readers_open), 4},
+           {"reader_opens", offsetof(RingState, reader_opens), 4},
+           {"consumer_waiting", offsetof(RingState, consumer_waiting), 4},
+           {"eof_mark", offsetof(RingState, eof_mark), 4},
+           {"read_ops", offsetof(RingState, read_ops), 8},
+           {"readers_closing", offsetof(RingState, readers_closing), 4},
+           {"producer_wake", offsetof(RingState, producer_wake), 4},
+       })
+    rs.add(name, off, size);
   Napi::Object o = Napi::Object::New(env);
+  o.Set("Header", ch.o);
+  o.Set("Table lock", tl.o);
+  o.Set("Side states", ss.o);
+  o.Set("Channel table", ce.o);
+  o.Set("Ring state", rs.o);
   o.Set("Registry header", h.o);
   o.Set("Area entry", a.o);
   o.Set("Peer mapping", m.o);
@@ -289,7 +423,7 @@ Napi::Object registry_fields(Napi::Env env) {
 }  // namespace
 
 void export_area_layout(Napi::Env env, Napi::Object c, Napi::Object l) {
-  l.Set("registryFields", registry_fields(env));
+  l.Set("fields", layout_fields(env));
   c.Set("registryVersion", kRegistryVersion);
   c.Set("areaCapacity", kAreaCapacity);
   c.Set("areaPeersMax", kAreaPeersMax);

@@ -5,9 +5,19 @@
 
 #include <napi.h>
 
+#include <memory>
+
+#include "doorbell_hub.h"
+#include "memsection_set.h"
+
 namespace ivfs {
 Napi::Function define_area_registry(Napi::Env env);
 Napi::Function define_area_router(Napi::Env env);
+Napi::Function define_doorbell_hub(Napi::Env env);
+// The mapped region behind an AreaRegistry's region() (a TypeError for anything else).
+std::shared_ptr<const Mapping> shared_region_arg(const Napi::Value &handle);
+// The hub behind a DoorbellHub's handle() (a TypeError for anything else).
+std::shared_ptr<DoorbellHub> doorbell_hub_arg(const Napi::Value &handle);
 // Constants and byte offsets of the registry (layout.h), for tests and docs.
 void export_area_layout(Napi::Env env, Napi::Object constants, Napi::Object layout);
 }

@@ -213,11 +213,10 @@ void AreaRegistry::format(const std::string &path, bool force) {
   unmap_memsection(m);
 }
 
-AreaRegistry::AreaRegistry(const std::string &path) : path_(path) {
-  Mapping m = map_memsection(path, "region");
-  base_ = m.addr;
-  size_ = mapped_ = m.size;
-  try {
+AreaRegistry::AreaRegistry(const std::string &path) : path_(path), region_(map_shared_region(path)) {
+  base_ = region_->addr;
+  size_ = region_->size;
+  {
     if (size_ < kRegistrySize) throw SetError("too-small", "region " + path + " is smaller than an area registry");
     RegistryHeader local;
     std::memcpy(&local, base_, sizeof(local));  // read once: a peer may be scribbling
@@ -231,13 +230,10 @@ AreaRegistry::AreaRegistry(const std::string &path) : path_(path) {
     if (local.area_capacity != kAreaCapacity || local.registry_size != kRegistrySize || local.region_size > size_)
       throw SetError("corrupt", "region " + path + " registry header has impossible sizes");
     size_ = local.region_size;  // areas stay inside what was formatted
-  } catch (...) {
-    unmap_memsection(m);
-    throw;
   }
 }
 
-AreaRegistry::~AreaRegistry() { munmap(base_, mapped_); }
+AreaRegistry::~AreaRegistry() = default;  // the region goes with its last user
 
 uint64_t AreaRegistry::version() const { return load_acquire(&header()->version); }
 uint64_t AreaRegistry::changed_ms() const { return load_acquire(&header()->changed_ms); }
@@ -312,9 +308,13 @@ AttachResult AreaRegistry::attach(const AttachRequest &r) {
     for (uint32_t i = 0; i < kAreaCapacity && !index; i++)
       if (load_acquire(&entry(i)->state) == kAreaFree) index = i;
     if (!index) throw SetError("no-space", "no space left in " + path_ + ": its registry holds " + std::to_string(kAreaCapacity) + " areas already");
-    std::vector<std::pair<uint64_t, uint64_t>> used;  // [start, end) of every area whose place is known
+    // [start, end) of every area whose place is known; a corrupt one's size
+    // may be any number, so its end is rounded up to a page: the new area
+    // starts page-aligned (as decode_area and a window's mmap require).
+    std::vector<std::pair<uint64_t, uint64_t>> used;
     for (const AreaInfo &x : all)
-      if (!x.corrupt || (x.offset % kPage == 0 && x.offset <= size_ && x.size <= size_ - x.offset)) used.push_back({x.offset, x.offset + x.size});
+      if (!x.corrupt || (x.offset % kPage == 0 && x.offset <= size_ && x.size <= size_ - x.offset))
+        used.push_back({x.offset, round_page(x.offset + x.size)});
     std::sort(used.begin(), used.end());
     uint64_t at = kRegistrySize, largest = 0;
     std::optional<uint64_t> place;

@@ -122,13 +122,18 @@ class AreaRegistry {
   class Lock;
   RegistryHeader *header() const { return reinterpret_cast<RegistryHeader *>(base_); }
   AreaEntry *entry(uint32_t index) const { return reinterpret_cast<AreaEntry *>(base_ + kAreaTableOffset) + index; }
+ public:
+  // The region as mapped, for the pairs' sets (MemsectionSet's window
+  // constructor): one mapping for the registry and every set of a mount.
+  const std::shared_ptr<const Mapping> &region() const { return region_; }
+ private:
   AreaInfo read_area(uint32_t index) const;
   void changed(uint64_t now_ms);
 
   std::string path_;
+  std::shared_ptr<const Mapping> region_;
   uint8_t *base_ = nullptr;
-  uint64_t size_ = 0;    // the region as formatted: areas lie below it
-  uint64_t mapped_ = 0;  // what was mapped (the file may have grown since)
+  uint64_t size_ = 0;  // the region as formatted: areas lie below it
   std::mutex local_;  // this process's threads one at a time, before the shared lock
 };
 

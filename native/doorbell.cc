@@ -48,6 +48,9 @@ Doorbell *Doorbell::vfio(const std::string &group_path, const std::string &bdf) 
   if (ioctl(d->container_fd_, VFIO_GET_API_VERSION) != VFIO_API_VERSION) fail("unknown VFIO API version");
   if (!ioctl(d->container_fd_, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU)) fail("VFIO has no type-1 IOMMU (load vfio_iommu_type1)");
   d->group_fd_ = ::open(group_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (d->group_fd_ < 0 && errno == EBUSY)
+    fail("cannot open the VFIO group " + group_path + " (another process holds it: one mount per ivshmem device can wait for its interrupts, "
+         "such as another area's mount with --notify doorbell; mount this one with --notify poll, which still rings doorbell peers)");
   if (d->group_fd_ < 0) fail("cannot open the VFIO group " + group_path);
   struct vfio_group_status status = {};
   status.argsz = sizeof status;

@@ -178,22 +178,34 @@ constexpr uint64_t kTableOffset = 4096;  // channel table starts one page in
 static_assert(sizeof(ControlHeader) <= kTableOffset, "header fits its page");
 static_assert(offsetof(ControlHeader, header_check) == 64, "header check covers 64 bytes");
 
-// The offsets docs/LAYOUT.md promises to the peer: changing one without the
-// page (and kLayoutVersion) fails here.
+// The offsets docs/LAYOUT.md promises to the peer, every shared field:
+// changing one without the page (and kLayoutVersion) fails here, and
+// test/unit/10.layout-doc.test.ts checks the page's tables against the
+// compiled layout.
+static_assert(offsetof(ControlHeader, magic) == 0 && offsetof(ControlHeader, layout_version) == 8 && offsetof(ControlHeader, channel_capacity) == 12 &&
+                  offsetof(ControlHeader, control_size) == 16 && offsetof(ControlHeader, data_size) == 24 && offsetof(ControlHeader, ring_size) == 32 &&
+                  offsetof(ControlHeader, data_offset) == 40 && offsetof(ControlHeader, formatted_at_ms) == 56 &&
+                  offsetof(ControlHeader, header_check) == 64,
+              "LAYOUT.md header");
 static_assert(offsetof(ControlHeader, table_lock) == 128 && offsetof(ControlHeader, table_version) == 136 &&
                   offsetof(ControlHeader, table_changed_ms) == 144 && offsetof(ControlHeader, side) == 192,
-              "LAYOUT.md header");
-static_assert(offsetof(SideState, heartbeat) == 8 && offsetof(SideState, host) == 32 && offsetof(SideState, bell) == 64 &&
-                  offsetof(SideState, bells_rung) == 72 && offsetof(SideState, doorbell_id) == 80,
+              "LAYOUT.md table lock and side states");
+static_assert(offsetof(SideState, attached) == 0 && offsetof(SideState, epoch) == 4 && offsetof(SideState, heartbeat) == 8 &&
+                  offsetof(SideState, pid) == 16 && offsetof(SideState, notify_mode) == 20 && offsetof(SideState, mounted_at_ms) == 24 &&
+                  offsetof(SideState, host) == 32 && offsetof(SideState, bell) == 64 && offsetof(SideState, bells_rung) == 72 &&
+                  offsetof(SideState, doorbell_id) == 80,
               "LAYOUT.md side state");
-static_assert(offsetof(ChannelEntry, ctime_ms) == 24 && offsetof(ChannelEntry, name) == 32 && offsetof(ChannelEntry, side_open) == 96 &&
-                  offsetof(ChannelEntry, atime_ms) == 104 && offsetof(ChannelEntry, mtime_ms) == 112 && offsetof(ChannelEntry, ring) == 128 &&
-                  sizeof(ChannelEntry) == 384,
+static_assert(offsetof(ChannelEntry, state) == 0 && offsetof(ChannelEntry, generation) == 4 && offsetof(ChannelEntry, mode) == 8 &&
+                  offsetof(ChannelEntry, uid) == 12 && offsetof(ChannelEntry, gid) == 16 && offsetof(ChannelEntry, ctime_ms) == 24 &&
+                  offsetof(ChannelEntry, name) == 32 && offsetof(ChannelEntry, side_open) == 96 && offsetof(ChannelEntry, atime_ms) == 104 &&
+                  offsetof(ChannelEntry, mtime_ms) == 112 && offsetof(ChannelEntry, ring) == 128 && sizeof(ChannelEntry) == 384,
               "LAYOUT.md channel entry");
-static_assert(offsetof(RingState, epipe_mark) == 20 && offsetof(RingState, tail) == 64 && offsetof(RingState, eof_mark) == 84 &&
-                  offsetof(RingState, read_ops) == 88 && offsetof(RingState, readers_closing) == 96 &&
-                  offsetof(RingState, writers_closing) == 32 && offsetof(RingState, consumer_wake) == 36 &&
-                  offsetof(RingState, producer_wake) == 100,
+static_assert(offsetof(RingState, head) == 0 && offsetof(RingState, writers_open) == 8 && offsetof(RingState, writer_opens) == 12 &&
+                  offsetof(RingState, producer_waiting) == 16 && offsetof(RingState, epipe_mark) == 20 && offsetof(RingState, write_ops) == 24 &&
+                  offsetof(RingState, writers_closing) == 32 && offsetof(RingState, consumer_wake) == 36 && offsetof(RingState, tail) == 64 &&
+                  offsetof(RingState, readers_open) == 72 && offsetof(RingState, reader_opens) == 76 &&
+                  offsetof(RingState, consumer_waiting) == 80 && offsetof(RingState, eof_mark) == 84 && offsetof(RingState, read_ops) == 88 &&
+                  offsetof(RingState, readers_closing) == 96 && offsetof(RingState, producer_wake) == 100,
               "LAYOUT.md ring state");
 
 // --- Area regions (docs/LAYOUT.md, "Area regions") ------------------------
@@ -289,16 +301,19 @@ static_assert(offsetof(RegistryHeader, registry_version) == 8 && offsetof(Regist
                   offsetof(RegistryHeader, lock) == 64 && offsetof(RegistryHeader, version) == 72 &&
                   offsetof(RegistryHeader, changed_ms) == 80,
               "LAYOUT.md registry header");
-static_assert(offsetof(AreaEntry, id) == 4 && offsetof(AreaEntry, size) == 8 && offsetof(AreaEntry, offset) == 16 &&
+static_assert(offsetof(RegistryHeader, magic) == 0, "LAYOUT.md registry magic");
+static_assert(offsetof(AreaEntry, state) == 0 && offsetof(AreaEntry, id) == 4 && offsetof(AreaEntry, size) == 8 && offsetof(AreaEntry, offset) == 16 &&
                   offsetof(AreaEntry, pair_size) == 24 && offsetof(AreaEntry, pair_slots) == 32 && offsetof(AreaEntry, channels) == 36 &&
                   offsetof(AreaEntry, created_at_ms) == 40 && offsetof(AreaEntry, owner) == 48 && offsetof(AreaEntry, peers) == 128 &&
                   offsetof(AreaEntry, pairs) == 128 + 16 * 128,
               "LAYOUT.md area entry");
-static_assert(offsetof(PeerMapping, epoch) == 4 && offsetof(PeerMapping, heartbeat) == 8 && offsetof(PeerMapping, pid) == 16 &&
+static_assert(offsetof(PeerMapping, state) == 0 && offsetof(PeerMapping, epoch) == 4 && offsetof(PeerMapping, heartbeat) == 8 && offsetof(PeerMapping, pid) == 16 &&
                   offsetof(PeerMapping, doorbell_id) == 20 && offsetof(PeerMapping, attached_at_ms) == 24 &&
                   offsetof(PeerMapping, name) == 32 && offsetof(PeerMapping, host) == 64,
               "LAYOUT.md peer mapping");
-static_assert(offsetof(PairSlot, generation) == 4 && offsetof(PairSlot, names) == 8, "LAYOUT.md pair slot");
+static_assert(offsetof(PairSlot, state) == 0 && offsetof(PairSlot, generation) == 4 && offsetof(PairSlot, names) == 8 &&
+                  offsetof(PairSlot, names[1]) == 40,
+              "LAYOUT.md pair slot");
 
 // FNV-1a of `n` bytes: the header checks of sets and of area regions.
 inline uint64_t fnv1a(const void *data, size_t n) {

@@ -85,6 +85,13 @@ void unmap_memsection(Mapping &m) {
   m = Mapping{};
 }
 
+std::shared_ptr<const Mapping> map_shared_region(const std::string &path) {
+  return std::shared_ptr<const Mapping>(new Mapping(map_file(path, "region")), [](const Mapping *m) {
+    munmap(m->addr, m->size);
+    delete m;
+  });
+}
+
 Geometry validate_header(const ControlHeader &h, const std::string &path, uint64_t control_bytes) {
   const std::string who = describe("control", path);
   if (control_bytes < kTableOffset) throw SetError("too-small", who + " has " + std::to_string(control_bytes) + " bytes, less than a header");
@@ -135,19 +142,31 @@ MemsectionSet::MemsectionSet(const std::vector<std::string> &paths, uint64_t win
       data_[1] = maps_[2].addr;
     } else {
       maps_.push_back(map_file(paths[0], "region", window_offset, window_length));
-      const Mapping &m = maps_[0];
-      geo_ = validate_header(*reinterpret_cast<ControlHeader *>(m.addr), m.path, m.size);
-      uint64_t d0 = geo_.data_offset[0], d1 = geo_.data_offset[1], ds = geo_.data_size;
-      bool fits = d0 >= geo_.control_size && d0 % kPage == 0 && d1 % kPage == 0 && d1 >= d0 + ds && d1 <= m.size && ds <= m.size - d1;
-      if (!fits) throw SetError("too-small", describe("region", m.path) + " of " + std::to_string(m.size) + " bytes cannot hold the layout its header describes");
-      control_ = m.addr;
-      data_[0] = m.addr + d0;
-      data_[1] = m.addr + d1;
+      carve_region(maps_[0].addr, maps_[0].size, maps_[0].path);
     }
   } catch (...) {
     unmap_all(maps_);
     throw;
   }
+}
+
+MemsectionSet::MemsectionSet(std::shared_ptr<const Mapping> region, uint64_t offset, uint64_t length) : shared_region_(std::move(region)) {
+  const Mapping &m = *shared_region_;
+  if (offset % kPage != 0 || offset > m.size || length > m.size - offset || length == 0)
+    throw SetError("too-small", describe("region", m.path) + " of " + std::to_string(m.size) + " bytes has no window of " + std::to_string(length) +
+                                    " bytes at " + std::to_string(offset));
+  carve_region(m.addr + offset, length, m.path + "@" + std::to_string(offset));
+}
+
+// One region: control at its start, data0 and data1 where its (validated) header says.
+void MemsectionSet::carve_region(uint8_t *base, uint64_t size, const std::string &path) {
+  geo_ = validate_header(*reinterpret_cast<ControlHeader *>(base), path, size);
+  uint64_t d0 = geo_.data_offset[0], d1 = geo_.data_offset[1], ds = geo_.data_size;
+  bool fits = d0 >= geo_.control_size && d0 % kPage == 0 && d1 % kPage == 0 && d1 >= d0 + ds && d1 <= size && ds <= size - d1;
+  if (!fits) throw SetError("too-small", describe("region", path) + " of " + std::to_string(size) + " bytes cannot hold the layout its header describes");
+  control_ = base;
+  data_[0] = base + d0;
+  data_[1] = base + d1;
 }
 
 MemsectionSet::~MemsectionSet() { unmap_all(maps_); }

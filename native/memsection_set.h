@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ struct Mapping {
 // throws SetError naming `role` and the path.
 Mapping map_memsection(const std::string &path, const std::string &role, uint64_t offset = 0, uint64_t length = 0);
 void unmap_memsection(Mapping &m);
+// A whole file mapped once and unmapped with its last user.
+std::shared_ptr<const Mapping> map_shared_region(const std::string &path);
 
 // Validated copy of the immutable header, taken once at open. Everything
 // that decides where memory is touched comes from here, never from the
@@ -52,6 +55,10 @@ class MemsectionSet {
   // With a window, the one region is the bytes [offset, offset + length) of
   // its file (a pair's set inside an area region).
   explicit MemsectionSet(const std::vector<std::string> &paths, uint64_t window_offset = 0, uint64_t window_length = 0);
+  // A one-region set in the window [offset, offset + length) of a region
+  // mapped once for several sets (an area mount's pairs): no mapping of its
+  // own, `region` stays mapped while the set lives. Throws SetError.
+  MemsectionSet(std::shared_ptr<const Mapping> region, uint64_t offset, uint64_t length);
   ~MemsectionSet();
   MemsectionSet(const MemsectionSet &) = delete;
   MemsectionSet &operator=(const MemsectionSet &) = delete;
@@ -80,7 +87,10 @@ class MemsectionSet {
   const std::vector<Mapping> &mappings() const { return maps_; }
 
  private:
+  void carve_region(uint8_t *base, uint64_t size, const std::string &path);
+
   std::vector<Mapping> maps_;
+  std::shared_ptr<const Mapping> shared_region_;  // the window's region, when the set has no mapping of its own
   uint8_t *control_ = nullptr;
   uint8_t *data_[kSideCount] = {nullptr, nullptr};
   Geometry geo_;

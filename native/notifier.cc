@@ -59,11 +59,12 @@ void move_channel_wake_words(SideState &peer_side, ChannelEntry &e, uint32_t sid
   move_wake_word(&e.ring[1 - side].producer_wake, futex_sleeper);  // the peer's writers into our ring
 }
 
-Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring)
-    : mine_(mine), mode_(mode), doorbell_(doorbell), on_ring_(std::move(on_ring)) {
+Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring, std::shared_ptr<DoorbellHub> hub)
+    : mine_(mine), mode_(mode), doorbell_(doorbell), hub_(std::move(hub)), on_ring_(std::move(on_ring)) {
   // Read the bell here, not in the thread: a ring that lands between this
   // constructor returning and the thread starting must still count as news.
   uint32_t seen = load_acquire(&mine_.bell);
+  if (hub_ && mode_ == kNotifyDoorbell) sub_ = hub_->subscribe(&mine_.bell);
   thread_ = std::thread([this, seen] { run(seen); });
 }
 
@@ -74,8 +75,11 @@ void Notifier::stop() {
   // Wake our own sleep so the thread sees the stop at once.
   add_release(&mine_.bell, 1u);
   futex(&mine_.bell, FUTEX_WAKE, INT_MAX, nullptr);
-  if (doorbell_) doorbell_->interrupt_wait();
+  if (sub_) DoorbellHub::wake(sub_);
+  else if (doorbell_) doorbell_->interrupt_wait();
   if (thread_.joinable()) thread_.join();
+  if (sub_) hub_->unsubscribe(sub_);
+  sub_ = nullptr;
 }
 
 // Returns true when the bell moved away from `seen`, false on a tick.
@@ -89,6 +93,13 @@ bool Notifier::wait_for_change(uint32_t seen) {
     // The bell is the truth, the interrupt only a wake-up: check it first,
     // since a ring may have landed before this wait (the eventfd counts an
     // interrupt that fired while we were not waiting, so none is lost after it).
+    if (sub_) {
+      // The word before the bell: a move after this load ends the wait.
+      uint32_t word = load_acquire(&sub_->word);
+      if (load_acquire(&mine_.bell) != seen) return true;
+      DoorbellHub::wait(sub_, word, kTickMs);
+      return load_acquire(&mine_.bell) != seen;
+    }
     if (load_acquire(&mine_.bell) != seen) return true;
     doorbell_->wait(int(kTickMs));
     return load_acquire(&mine_.bell) != seen;

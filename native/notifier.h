@@ -17,9 +17,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "doorbell.h"
+#include "doorbell_hub.h"
 #include "layout.h"
 
 namespace ivfs {
@@ -50,8 +52,9 @@ void move_channel_wake_words(SideState &peer_side, ChannelEntry &e, uint32_t sid
 class Notifier {
  public:
   // `doorbell` must outlive the notifier and be able to wait when `mode` is
-  // kNotifyDoorbell.
-  Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring);
+  // kNotifyDoorbell. With a `hub` (several sets behind one device), the
+  // notifier sleeps on its subscription instead of on the device.
+  Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring, std::shared_ptr<DoorbellHub> hub = nullptr);
   ~Notifier();
   void stop();
 
@@ -62,6 +65,8 @@ class Notifier {
   SideState &mine_;
   NotifyMode mode_;
   Doorbell *doorbell_;
+  std::shared_ptr<DoorbellHub> hub_;
+  DoorbellHub::Subscription *sub_ = nullptr;
   std::function<void()> on_ring_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

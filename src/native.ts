@@ -179,6 +179,8 @@ export interface Memsections {
    */
   openDoorbell(bar0Path: string): number;
   openDoorbell(vfioGroup: string, bdf: string): number;
+  /** Rings and (notify doorbell) sleeps through an area mount's shared device; before attach. */
+  useDoorbellHub(hub: ReturnType<DoorbellHub['handle']>): void;
   /** Rings our own id; whether the interrupt arrived within timeoutMs (blocks). */
   testDoorbell(timeoutMs: number): boolean;
   /** Starts the notifier thread: rings of our bell wake the engine's waiters (and call onRing, if given). */
@@ -271,6 +273,18 @@ export interface AreaRegistry {
   heartbeat(areaIndex: number, peerSlot: number, epoch: number): boolean;
   /** The caller has checked that no live peer holds it; refused if the registry moved past `version`. */
   remove(id: number, version: number): void;
+  /** The mapped region, for Memsections(region, offset, length): one mapping for all of a mount's pairs. */
+  region(): RegionHandle;
+  close(): void;
+}
+
+/** An area mount's ivshmem doorbell, opened once and shared by its sets (native/doorbell_hub.h). */
+export interface DoorbellHub {
+  /** Our ivshmem peer id (IVPosition). */
+  ownId(): number;
+  /** Rings our own id; whether the interrupt came back within timeoutMs (blocks; before any set uses it). */
+  test(timeoutMs: number): boolean;
+  handle(): { readonly __brand: 'doorbell_hub' };
   close(): void;
 }
 
@@ -281,9 +295,15 @@ export interface AreaRouter {
   fuseLoopEnded(): boolean;
 }
 
+export type RegionHandle = { readonly __brand: 'mapped_region' };
+
 interface Addon {
-  /** With a window, the set is the bytes [offset, offset + length) of its one region (a pair's set in an area). */
-  Memsections: new (paths: string[], windowOffset?: number, windowLength?: number) => Memsections;
+  /**
+   * With a window, the set is the bytes [offset, offset + length) of its one
+   * region (a pair's set in an area): of the file named, or of a region an
+   * AreaRegistry mapped already.
+   */
+  Memsections: new (paths: string[] | RegionHandle, windowOffset?: number, windowLength?: number) => Memsections;
   AreaRegistry: {
     new (region: string): AreaRegistry;
     format(region: string, force: boolean): void;
@@ -291,6 +311,8 @@ interface Addon {
     validPeerName(name: string): boolean;
   };
   AreaRouter: new () => AreaRouter;
+  /** (vfioGroup, bdf): ring and wait; (bar0Path): ring only. */
+  DoorbellHub: new (path: string, bdf?: string) => DoorbellHub;
   DoorbellServer: new (socketPath: string, shmPath: string, vectors: number, onEvent: DoorbellServerEvent) => DoorbellServer;
   format(paths: string[], capacity: number, force: boolean): Geometry;
   planFiles(capacity: number, dataSize: number): Geometry;
@@ -312,8 +334,8 @@ interface Addon {
   };
   /** Byte offsets of layout fields (native/layout.h), for tests and `check`. */
   layout: {
-    /** Per registry struct (named as docs/LAYOUT.md's headings): field -> [offset, size]. */
-    registryFields: Record<string, Record<string, [number, number]>>;
+    /** Every shared struct, named as docs/LAYOUT.md's headings: field -> [offset, size]. */
+    fields: Record<string, Record<string, [number, number]>>;
   } & Record<
     | 'tableOffset' | 'entrySize' | 'magic' | 'layoutVersion' | 'channelCapacity' | 'headerCheck' | 'tableLock'
     | 'sideState' | 'sideStateSize' | 'sideAttached' | 'sideEpoch' | 'sideHeartbeat' | 'sideNotifyMode' | 'sideDoorbellId'

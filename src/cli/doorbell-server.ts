@@ -71,6 +71,7 @@ async function prepareRegion(region: string, size: number | undefined, channels:
 // The server hands out any file; guests can only mount a formatted one.
 // Said at start, where the person who set the region up is looking.
 function noteUnformatted(region: string): void {
+  if (addon.AreaRegistry.isAreaRegion(region)) return; // an area region: guests mount its areas
   try {
     new addon.Memsections([region]).close();
   } catch (err) {

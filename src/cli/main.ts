@@ -161,9 +161,6 @@ export function buildProgram(): Command {
       if (reclaimed) console.error(`intervmfs: ${reclaimed}`);
       const area = areaOptions(spec, o);
       o.notify = chooseNotifier(spec, o.notify);
-      if (area && o.notify === 'doorbell') {
-        throw new UserError('--notify doorbell is not available for area mounts yet (one doorbell device serves one set); use --notify poll between guests');
-      }
       if (!o.foreground) {
         // Checked here, so mistakes are reported without a daemon.
         const args = ['mount', mountpoint, '--notify', o.notify!, ...mountFlagArgs(o)];

@@ -4,13 +4,14 @@
 // attaches later is served as soon as the registry shows it: at the next
 // heartbeat, or at once when a path of the mount needs it.
 import os from 'os';
-import { addon, AreaInfo, AreaRegistry, AreaRouter, NotifyMode } from '../native';
+import { addon, AreaInfo, AreaRegistry, AreaRouter, DoorbellHub, NotifyMode } from '../native';
 import { Logger } from '../log';
 import { AreaAttachOptions, attachArea, openRegistry } from '../areas/registry';
 import { MemsectionSpec } from '../memsections/locate';
 import { Directory } from '../fs/directory';
 import { Folder, Namespace, peerFolders } from '../fs/namespace';
 import { ServedSide } from './served-side';
+import { openDeviceDoorbell } from './doorbell';
 
 interface ServedPair {
   side: ServedSide;
@@ -27,6 +28,7 @@ export class AreaMount {
   private present: string[] = [];
   private readonly pairs = new Map<string, ServedPair>();
   private lostName = false;
+  private hub?: DoorbellHub;
 
   constructor(
     private readonly spec: MemsectionSpec,
@@ -34,12 +36,28 @@ export class AreaMount {
     private readonly notify: NotifyMode,
     private readonly spinUs: number,
     private readonly log: Logger,
+    private readonly onDoorbellRelease: (release: () => void) => void,
   ) {}
 
   async start(): Promise<{ created: boolean; area: AreaInfo }> {
     const reg = openRegistry(this.spec);
     this.reg = reg;
-    const r = await attachArea(reg, this.area, os.hostname(), process.pid);
+    // On an ivshmem device, one doorbell for all our pairs: each peer rings
+    // our peer id, the hub wakes the pair whose bell moved.
+    const doorbellId = openDeviceDoorbell(
+      this.spec,
+      this.notify,
+      this.log,
+      {
+        open: (first, bdf) => {
+          this.hub = bdf ? new addon.DoorbellHub(first, bdf) : new addon.DoorbellHub(first);
+          return this.hub.ownId();
+        },
+        test: (ms) => this.hub!.test(ms),
+      },
+      this.onDoorbellRelease,
+    );
+    const r = await attachArea(reg, { ...this.area, doorbellId }, os.hostname(), process.pid);
     this.areaIndex = r.area.index;
     this.peerSlot = r.peerSlot;
     this.epoch = r.epoch;
@@ -87,7 +105,12 @@ export class AreaMount {
   private servePair(other: string, sideIndex: 0 | 1, offset: number, size: number): void {
     let side: ServedSide | undefined;
     try {
-      const ms = new addon.Memsections(this.spec.paths, offset, size);
+      // A view into the registry's mapping, not a new mmap: in a guest, a
+      // pair carved after another of the guest's mounts had bound the device
+      // to vfio-pci could not be served from a fresh sysfs mapping of the BAR
+      // (test:vm's doorbell round), and one mapping serves every pair anyway.
+      const ms = new addon.Memsections(this.reg!.region(), offset, size);
+      if (this.hub) ms.useDoorbellHub(this.hub.handle());
       side = new ServedSide(ms, sideIndex, { peer: other }, this.log);
       side.attach(this.notify, this.spinUs);
       const folder = { ms, directory: new Directory(ms, this.log) };
@@ -126,5 +149,7 @@ export class AreaMount {
       this.reg.close();
       this.reg = undefined;
     }
+    this.hub?.close(); // the sets let go of it as they closed: the device's files close now
+    this.hub = undefined;
   }
 }

@@ -21,8 +21,8 @@ import { AreaAttachOptions } from '../areas/registry';
 import { AreaMount } from './area-mount';
 import { HEARTBEAT_MS, PEER_STALE_MS } from './liveness';
 import { ServedSide } from './served-side';
-import { isIvshmemName, MemsectionSpec, pciDevice } from '../memsections/locate';
-import { doorbellRegisters, doorbellVfioGroup } from '../memsections/doorbell-device';
+import { isIvshmemName, MemsectionSpec } from '../memsections/locate';
+import { openDeviceDoorbell } from './doorbell';
 import { openMemsections } from '../memsections/open';
 import { isMounted, removeRecord, writeRecord } from './registry';
 import { untilStopSignal } from './stop-signal';
@@ -107,48 +107,6 @@ function checkMountpoint(mountpoint: string): void {
   if (fs.readdirSync(mountpoint).length > 0) throw new UserError(`mount point ${mountpoint} is not empty`);
 }
 
-/** How long a self-ring may take to come back as an interrupt (TCG guests are slow). */
-const DOORBELL_TEST_MS = 3000;
-
-// On an ivshmem device: open its doorbell, to sleep on interrupts (notify
-// doorbell) or only to ring a peer that does. A doorbell that does not
-// ring us back when we ring ourselves would leave every wait to the 200 ms
-// tick, so that mount is refused. `onRelease` receives what gives the device
-// back to its driver once the memsections are closed (at unmount, or after a
-// refused mount).
-function openDoorbell(ms: Memsections, opts: ServeOptions, onRelease: (release: () => void) => void): void {
-  const device = pciDevice(opts.spec);
-  if (!device) return;
-  const wait = opts.notify === 'doorbell';
-  let id: number;
-  try {
-    if (wait) {
-      const group = doorbellVfioGroup(device);
-      try {
-        id = ms.openDoorbell(group.file, path.basename(device));
-      } catch (err) {
-        group.release(); // nothing of VFIO stays open after a failed open
-        throw err;
-      }
-      onRelease(group.release);
-    } else {
-      id = ms.openDoorbell(doorbellRegisters(device));
-    }
-  } catch (err) {
-    if (wait) return asUserError(err);
-    opts.log.warn({ err: (err as Error).message }, 'cannot open the ivshmem doorbell; a peer that waits for doorbell interrupts will only see our rings on its tick');
-    return;
-  }
-  if (wait && !ms.testDoorbell(DOORBELL_TEST_MS)) {
-    throw new UserError(
-      `the ivshmem device ${path.basename(device)} did not interrupt us when we rang our own doorbell (peer id ${id}): ` +
-        `it needs QEMU's -device ivshmem-doorbell,chardev=... connected to a running doorbell server (intervmfs doorbell-server); ` +
-        `ivshmem-plain has no interrupts, use --notify poll there`,
-    );
-  }
-  opts.log.info({ doorbellId: id, wait }, 'ivshmem doorbell open');
-}
-
 export class Daemon {
   private ms?: Memsections;
   private sides: ServedSide[] = [];
@@ -173,7 +131,13 @@ export class Daemon {
     const served = new ServedSide(ms, side === 'a' ? 0 : 1, {}, opts.log);
     this.sides = [served];
     await checkSideFree(ms, side);
-    openDoorbell(ms, opts, (release) => (this.releaseDoorbell = release));
+    openDeviceDoorbell(
+      opts.spec,
+      opts.notify,
+      opts.log,
+      { open: (first, bdf) => (bdf ? ms.openDoorbell(first, bdf) : ms.openDoorbell(first)), test: (ms_) => ms.testDoorbell(ms_) },
+      (release) => (this.releaseDoorbell = release),
+    );
     const epoch = served.attach(opts.notify, opts.spinUs ?? 0);
     this.stopTrace = tracer.startWriting(side, () => ms.engineState());
     return { namespace: singleFolder({ ms, directory: new Directory(ms, opts.log) }), hooks: ms.fuseHooks(), label: { side, epoch, geometry: ms.geometry() } };
@@ -182,7 +146,7 @@ export class Daemon {
   /** An area: a folder per other peer, each its pair's set. */
   private async startArea(o: AreaAttachOptions): Promise<{ namespace: Namespace; hooks: FuseHooks; label: Record<string, unknown> }> {
     const { opts } = this;
-    const area = new AreaMount(opts.spec, o, opts.notify, opts.spinUs ?? 0, opts.log);
+    const area = new AreaMount(opts.spec, o, opts.notify, opts.spinUs ?? 0, opts.log, (release) => (this.releaseDoorbell = release));
     this.area = area;
     const { created, area: info } = await area.start();
     if (created) opts.log.info({ area: o.id, size: info.size, pairSize: info.pairSize, offset: info.offset }, 'area created');

@@ -6,8 +6,9 @@
 import { expect } from 'chai';
 import { execFileSync } from 'child_process';
 import fs from 'fs';
+import fsp from 'fs/promises';
 import path from 'path';
-import { isAlive, isMounted, mkfifo, MountInfo, Proc, useLab, waitUntil } from './mounts';
+import { errnoOf, isAlive, isMounted, mkfifo, MountInfo, Proc, useLab, waitUntil } from './mounts';
 
 type State = 'idle' | 'reader blocked' | 'writer blocked';
 interface Ending {
@@ -140,6 +141,27 @@ describe('integration: the daemon ends with its mount', function () {
     expect(w2.code, w2.stderr).to.equal(0);
     expect((await back.done).stdout).to.equal('also\n');
     for (const m of [again, B]) await lab().cli(['unmount', '--force', m.mountpoint]);
+  });
+
+  it('kill -9 of a daemon, then mount on its mount point at once: the dead mount is cleaned up, said in one line, and the new one works', async () => {
+    const set = await lab().format('dead', ['--channels', '4', '--data-size', '64K']);
+    const A = await lab().mount('dead-a', set, 'a');
+    const B = await lab().mount('dead-b', set, 'b');
+    process.kill(A.pid, 'SIGKILL');
+    await waitUntil(() => !isAlive(A.pid), 5_000, 'the daemon is gone');
+    // The first access may find the connection being torn down (ECONNABORTED), later ones find it gone (ENOTCONN).
+    expect(await errnoOf(fsp.readdir(A.mountpoint)), 'the dead mount answers as a dead FUSE mount does').to.be.oneOf(['ENOTCONN', 'ECONNABORTED']);
+    const r = await lab().tryMount(A.mountpoint, set, 'a');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr.trim().split('\n'), r.stderr).to.have.length(1);
+    expect(r.stderr).to.match(/mount point .* was left by a dead intervmfs daemon \(pid \d+\); cleaned it up/);
+    expect(r.stderr).to.not.include('unexpected failure');
+    await mkfifo(lab(), path.join(A.mountpoint, 'ch'));
+    const reader = lab().proc('cat', [path.join(B.mountpoint, 'ch')], { timeoutMs: 20_000 });
+    const w = await lab().sh('echo alive > "$1"', [path.join(A.mountpoint, 'ch')], { timeoutMs: 20_000 }).done;
+    expect(w.code, w.stderr).to.equal(0);
+    expect((await reader.done).stdout).to.equal('alive\n');
+    for (const m of [A, B]) await lab().cli(['unmount', '--force', m.mountpoint]);
   });
 });
 

@@ -26,9 +26,9 @@ TIMEOUT=${VM_TIMEOUT:-900}
 NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell,poll/doorbell}
 SCRIPT=$ROOT/test/vm/${VM_SCRIPT:-guest-test.sh}
 [ -f "$SCRIPT" ] || { echo "vm: no guest script $SCRIPT"; exit 1; }
-# guest-areas.sh: three guests (vm1, vm2, vm3) on one ivshmem-plain region
-# formatted as an area region, notify poll; no doorbell server.
-if [ "$(basename "$SCRIPT")" = guest-areas.sh ]; then AREAS=1 GUESTS="vm1 vm2 vm3" NOTIFIERS=poll; else AREAS=0 GUESTS="a b"; fi
+# guest-areas.sh: three guests (vm1, vm2, vm3) on one ivshmem-doorbell
+# region formatted as an area region, a round with poll and one with doorbell.
+if [ "$(basename "$SCRIPT")" = guest-areas.sh ]; then AREAS=1 GUESTS="vm1 vm2 vm3" NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell}; else AREAS=0 GUESTS="a b"; fi
 
 GUEST=$(bash "$ROOT/test/vm/build-guest.sh") || { echo "vm: could not build the guest"; exit 1; }
 [ -e "$ROOT/build/Release/intervmfs-peer" ] || { echo "vm: build/Release/intervmfs-peer missing; run npm ci"; exit 1; }
@@ -99,22 +99,21 @@ done
 if [ $AREAS = 1 ]; then
   $IVFS format --areas --memsections "$REGION" --size 64M > /dev/null || { echo "vm: format --areas of $REGION failed"; exit 1; }
 else
-truncate -s 128M "$REGION"
-$IVFS format --memsections "$REGION" --channels 64 > /dev/null || { echo "vm: format of $REGION failed"; exit 1; }
+  truncate -s 128M "$REGION"
+  $IVFS format --memsections "$REGION" --channels 64 > /dev/null || { echo "vm: format of $REGION failed"; exit 1; }
+fi
 truncate -s 1M "$PLAIN"
 $IVFS format --memsections "$PLAIN" --channels 4 > /dev/null || { echo "vm: format of $PLAIN failed"; exit 1; }
-$IVFS doorbell-server --socket "$SOCK" --memsections "$REGION" 2> "$WORK/server.log" &
+$IVFS doorbell-server --socket "$SOCK" --memsections "$REGION" --vectors 1 2> "$WORK/server.log" &
 SERVER=$!
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || { echo "vm: the doorbell server did not start:"; cat "$WORK/server.log"; exit 1; }
-fi
 
 # The doorbell device sits at slot 0x10 in both guests; guest a also gets an
 # ivshmem-plain device at 0x11, to check what intervmfs says about it.
 boot() {
   local side=$1 extra=() shm=(-chardev "socket,path=$SOCK,id=ivshmem" -device ivshmem-doorbell,chardev=ivshmem,vectors=1,addr=0x10)
   [ "$side" = a ] && extra=(-object "memory-backend-file,id=plain,share=on,mem-path=$PLAIN,size=1M" -device ivshmem-plain,memdev=plain,addr=0x11)
-  [ $AREAS = 1 ] && shm=(-object "memory-backend-file,id=areas,share=on,mem-path=$REGION,size=64M" -device ivshmem-plain,memdev=areas,addr=0x10)
   # q35 with intel-iommu: VFIO, through which the guest waits for the
   # doorbell's MSI-X interrupt, needs an IOMMU group.
   qemu-system-x86_64 -accel "$accel" -machine q35 -device intel-iommu -m 1024 -smp 1 -display none -monitor none -no-reboot \

@@ -1,5 +1,5 @@
-// docs/LAYOUT.md is the contract a peer implements from; its tables of the
-// area registry must say what the compiler laid out (native/layout.h), field
+// docs/LAYOUT.md is the contract a peer implements from; its tables (the
+// set's and the area registry's) must say what the compiler laid out (native/layout.h), field
 // by field, or this fails: the page cannot drift from the code.
 import { expect } from 'chai';
 import fs from 'fs';
@@ -25,7 +25,7 @@ function tableUnder(doc: string, heading: string): Map<string, [number, number]>
 
 describe('docs/LAYOUT.md against the compiled layout', () => {
   const doc = fs.readFileSync(path.join(packageRoot, 'docs', 'LAYOUT.md'), 'utf8');
-  for (const [heading, fields] of Object.entries(addon.layout.registryFields)) {
+  for (const [heading, fields] of Object.entries(addon.layout.fields)) {
     it(`gives every field of the ${heading.toLowerCase()} its compiled offset and size, and no other field`, () => {
       const documented = tableUnder(doc, heading);
       expect(Object.fromEntries(documented)).to.deep.equal(fields);

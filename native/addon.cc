@@ -29,6 +29,7 @@
 #include "notifier.h"
 #include "open_counts.h"
 #include "ring.h"
+#include "timing.h"
 
 namespace ivfs {
 namespace {
@@ -72,7 +73,7 @@ class TableWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("errno", -result_.err);
+    o.Set("errno", result_.err);  // negative, as everywhere (ARCHITECTURE.md, "Errors")
     o.Set("slot", result_.slot);
     o.Set("generation", result_.generation);
     deferred_.Resolve(o);
@@ -146,7 +147,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
 
   ~Memsections() override {
     shutdown();
-    if (glue_) glue_->close(1000);
+    if (glue_) glue_->close(kStopWaitMs);
     else if (engine_) engine_->stop();
   }
 
@@ -222,7 +223,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   // answering every later request EIO.
   int stop_engine() {
     int left = 0;
-    if (glue_) left = glue_->close(1000);
+    if (glue_) left = glue_->close(kStopWaitMs);
     else if (engine_) engine_->stop();
     glue_ = nullptr;
     if (corrupt_tsfn_) {
@@ -308,7 +309,7 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
         });
         if (st != napi_ok) return;
         std::unique_lock<std::mutex> lk(done->mu);
-        done->cv.wait_for(lk, std::chrono::seconds(1), [&] { return done->done; });
+        done->cv.wait_for(lk, std::chrono::milliseconds(kStopWaitMs), [&] { return done->done; });
       };
     }
   }
@@ -830,7 +831,7 @@ Napi::Value PlanRegion(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value CheckName(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), -ChannelTable::check_name(info[0].As<Napi::String>().Utf8Value()));
+  return Napi::Number::New(info.Env(), ChannelTable::check_name(info[0].As<Napi::String>().Utf8Value()));
 }
 
 }  // namespace

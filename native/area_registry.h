@@ -20,6 +20,7 @@
 
 #include "layout.h"
 #include "memsection_set.h"
+#include "timing.h"
 
 namespace ivfs {
 
@@ -115,8 +116,8 @@ class AreaRegistry {
   // since then refuses the removal.
   void remove(uint32_t id, uint64_t expected_version);
 
-  uint32_t stale_lock_ms = 2000;
-  uint32_t give_up_ms = 5000;
+  uint32_t stale_lock_ms = kLockStaleMs;
+  uint32_t give_up_ms = kLockGiveUpMs;
 
  private:
   class Lock;

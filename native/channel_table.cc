@@ -102,8 +102,8 @@ void ChannelTable::release() {
 TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
-  std::lock_guard<std::mutex> g(local_);
-  if (!acquire()) return TableResult{-EBUSY};
+  Locked lock(*this);
+  if (!lock.held()) return TableResult{-EBUSY};
   const Geometry &geo = set_.geometry();
   int64_t free_slot = -1;
   for (uint32_t i = 0; i < geo.capacity; i++) {
@@ -113,15 +113,9 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
       if (free_slot < 0) free_slot = i;
       continue;
     }
-    if (state == kLive && strncmp(e->name, name.c_str(), sizeof(e->name)) == 0) {
-      release();
-      return TableResult{-EEXIST};
-    }
+    if (state == kLive && strncmp(e->name, name.c_str(), sizeof(e->name)) == 0) return TableResult{-EEXIST};
   }
-  if (free_slot < 0) {
-    release();
-    return TableResult{-ENOSPC};
-  }
+  if (free_slot < 0) return TableResult{-ENOSPC};
   ChannelEntry *e = set_.entry(uint32_t(free_slot));
   uint32_t generation = e->generation + 1;
   // The slot is free, so nobody reads its rings: reset everything, then make
@@ -136,7 +130,6 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
   store_release(&e->state, uint32_t(kLive));
   store_relaxed(&set_.header()->table_changed_ms, now_ms);
   add_release(&set_.header()->table_version, uint64_t(1));
-  release();
   r.slot = uint32_t(free_slot);
   r.generation = generation;
   return r;
@@ -145,8 +138,8 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
 TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
-  std::lock_guard<std::mutex> g(local_);
-  if (!acquire()) return TableResult{-EBUSY};
+  Locked lock(*this);
+  if (!lock.held()) return TableResult{-EBUSY};
   r.err = -ENOENT;
   if (ChannelEntry *e = find_live_locked(name)) {
     store_release(&e->state, uint32_t(kUnlinked));
@@ -157,15 +150,14 @@ TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
     store_relaxed(&set_.header()->table_changed_ms, now_ms);
     add_release(&set_.header()->table_version, uint64_t(1));
   }
-  release();
   return r;
 }
 
 TableResult ChannelTable::set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
-  std::lock_guard<std::mutex> g(local_);
-  if (!acquire()) return TableResult{-EBUSY};
+  Locked lock(*this);
+  if (!lock.held()) return TableResult{-EBUSY};
   r.err = -ENOENT;
   if (ChannelEntry *e = find_live_locked(name)) {
     if (change.mode) e->mode = *change.mode & 07777;
@@ -179,7 +171,6 @@ TableResult ChannelTable::set_attributes(const std::string &name, const Attribut
   // Readers cache entries by table version (name_index.h): a new version
   // makes them read the new attributes.
   if (r.err == 0) add_release(&set_.header()->table_version, uint64_t(1));
-  release();
   return r;
 }
 
@@ -193,10 +184,9 @@ ChannelEntry *ChannelTable::find_live_locked(const std::string &name) {
 }
 
 int ChannelTable::sweep() {
-  std::lock_guard<std::mutex> g(local_);
-  if (!acquire()) return -EBUSY;
+  Locked lock(*this);
+  if (!lock.held()) return -EBUSY;
   sweep_locked();
-  release();
   return 0;
 }
 

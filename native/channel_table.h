@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "memsection_set.h"
+#include "timing.h"
 
 namespace ivfs {
 
@@ -69,10 +70,27 @@ class ChannelTable {
   // Lock timing, exposed for tests: the peer is declared dead when its
   // heartbeat has not moved for `stale_ms`; acquisition gives up after
   // `give_up_ms`.
-  uint32_t stale_ms = 2000;
-  uint32_t give_up_ms = 5000;
+  uint32_t stale_ms = kLockStaleMs;
+  uint32_t give_up_ms = kLockGiveUpMs;
 
  private:
+  // The cross-peer lock, after this process's own threads: held while the
+  // guard lives (held() false: it could not be had, EBUSY).
+  class Locked {
+   public:
+    explicit Locked(ChannelTable &t) : t_(t), local_(t.local_), held_(t.acquire()) {}
+    ~Locked() {
+      if (held_) t_.release();
+    }
+    Locked(const Locked &) = delete;
+    Locked &operator=(const Locked &) = delete;
+    bool held() const { return held_; }
+
+   private:
+    ChannelTable &t_;
+    std::lock_guard<std::mutex> local_;
+    bool held_;
+  };
   bool acquire();
   void release();
   void sweep_locked();

@@ -8,11 +8,11 @@
 #include <climits>
 
 #include "ring.h"
+#include "timing.h"
 
 namespace ivfs {
 namespace {
 
-constexpr int kHubTickMs = 1000;  // a safety net: every ring interrupts
 
 long futex_private(uint32_t *addr, int op, uint32_t val, const struct timespec *timeout) {
   return syscall(SYS_futex, addr, op | FUTEX_PRIVATE_FLAG, val, timeout, nullptr, 0);

@@ -13,7 +13,6 @@
 namespace ivfs {
 namespace {
 
-constexpr long kTickMs = 200;
 
 long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *timeout) {
   // Not FUTEX_PRIVATE: the word is in a MAP_SHARED mapping used by another
@@ -85,7 +84,7 @@ void Notifier::stop() {
 // Returns true when the bell moved away from `seen`, false on a tick.
 bool Notifier::wait_for_change(uint32_t seen) {
   if (mode_ == kNotifyFutex) {
-    struct timespec ts = {0, kTickMs * 1000000};
+    struct timespec ts = {0, kNotifierTickMs * 1000000};
     futex(&mine_.bell, FUTEX_WAIT, seen, &ts);  // returns at once if the bell already moved
     return load_acquire(&mine_.bell) != seen;
   }
@@ -97,21 +96,21 @@ bool Notifier::wait_for_change(uint32_t seen) {
       // The word before the bell: a move after this load ends the wait.
       uint32_t word = load_acquire(&sub_->word);
       if (load_acquire(&mine_.bell) != seen) return true;
-      DoorbellHub::wait(sub_, word, kTickMs);
+      DoorbellHub::wait(sub_, word, kNotifierTickMs);
       return load_acquire(&mine_.bell) != seen;
     }
     if (load_acquire(&mine_.bell) != seen) return true;
-    doorbell_->wait(int(kTickMs));
+    doorbell_->wait(int(kNotifierTickMs));
     return load_acquire(&mine_.bell) != seen;
   }
   // poll: spin ~20 us for latency, then sleep with exponential back-off so an
   // idle mount costs little CPU.
-  for (int i = 0; i < 2000; i++) {
+  for (int i = 0; i < kPollSpinRounds; i++) {
     if (load_acquire(&mine_.bell) != seen) return true;
     cpu_relax();
   }
   long slept_us = 0, nap_us = 20;
-  while (slept_us < kTickMs * 1000) {
+  while (slept_us < kNotifierTickMs * 1000) {
     struct timespec ts = {0, nap_us * 1000};
     nanosleep(&ts, nullptr);
     slept_us += nap_us;

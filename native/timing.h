@@ -1,5 +1,7 @@
-// Clocks and the spin-wait hint, shared by the code that waits (the
-// notifier, the engine's wake word) and that times its stages.
+// Every interval and threshold of the native side, once, with why its value
+// (the TypeScript side's are in src/timing.ts); and the clocks and the
+// spin-wait hint shared by the code that waits (the notifier, the engine's
+// wake word) and that times its stages.
 #pragma once
 
 #include <time.h>
@@ -7,6 +9,30 @@
 #include <cstdint>
 
 namespace ivfs {
+
+// A waiting request re-checks on its own this often. Only a safety net:
+// every event a waiter needs (data, space, close, stop, peer death) wakes
+// it, and each tick costs a waiting TCG guest's daemon a few ms of CPU.
+constexpr long kEngineTickMs = 1000;
+// A notifier thread re-checks its bell this often (and sees a stop).
+constexpr long kNotifierTickMs = 200;
+// The poll notifier spins this many rounds (about 20 us) before napping.
+constexpr int kPollSpinRounds = 2000;
+// The doorbell hub's thread wakes this often without an interrupt.
+constexpr int kHubTickMs = 1000;
+// A request whose peer descriptor is inside close() waits this long for
+// its release (then EPIPE or EOF), in naps of kClosingNapMs.
+constexpr long kClosingWaitMs = 100;
+constexpr long kClosingNapMs = 5;
+// Cross-peer locks (the channel table's, the area registry's): a holder
+// keeps one for microseconds, so one that looks held for kLockStaleMs
+// (owner dead, its heartbeat or token standing still) is taken over, and a
+// waiter gives up after kLockGiveUpMs. Above the 1 s liveness watch.
+constexpr uint32_t kLockStaleMs = 2000;
+constexpr uint32_t kLockGiveUpMs = 5000;
+// How long stopping a mount waits for libfuse threads still inside a hook,
+// and a request that found corruption waits for the log line.
+constexpr int kStopWaitMs = 1000;
 
 inline uint64_t monotonic_ns() {
   struct timespec ts;

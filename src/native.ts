@@ -58,7 +58,7 @@ export interface ChannelInfo {
 export type ChannelSummary = Pick<ChannelInfo, 'slot' | 'generation' | 'name' | 'mode' | 'uid' | 'gid' | 'ctimeMs' | 'atimeMs' | 'mtimeMs'>;
 
 export interface TableResult {
-  /** 0, or a positive errno (EEXIST, ENOSPC, ENOENT, ENAMETOOLONG, EINVAL, EBUSY) */
+  /** 0, or a negative errno (-EEXIST, -ENOSPC, -ENOENT, -ENAMETOOLONG, -EINVAL, -EBUSY), as fuse-native takes it */
   errno: number;
   slot: number;
   generation: number;
@@ -93,7 +93,7 @@ export interface EngineOptions {
   closingWaitMs?: number;
   /**
    * Longest sleep before a waiting request re-checks on its own (default
-   * 200 ms). Tests make it long, so a lost wake-up hangs instead of hiding.
+   * 1 s, native/timing.h). Tests make it long, so a lost wake-up hangs instead of hiding.
    */
   tickMs?: number;
   /** A request found a channel's shared state impossible; it is answered EIO once this returns. */
@@ -317,7 +317,7 @@ interface Addon {
   format(paths: string[], capacity: number, force: boolean): Geometry;
   planFiles(capacity: number, dataSize: number): Geometry;
   planRegion(capacity: number, regionSize: number): Geometry;
-  /** 0, or the positive errno a channel name is refused with. */
+  /** 0, or the negative errno a channel name is refused with. */
   checkName(name: string): number;
   constants: {
     layoutVersion: number;
@@ -353,5 +353,4 @@ export const packageRoot = path.resolve(__dirname, __dirname.includes(`${path.se
 
 // INTERVMFS_ADDON: another build of the same addon, for the sanitizer run
 // (scripts/sanitize.sh).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const addon: Addon = require(process.env.INTERVMFS_ADDON ?? path.join(packageRoot, 'build', 'Release', 'intervmfs.node'));

@@ -1,17 +1,60 @@
-// How the daemons tell that a peer is alive: one heartbeat period, and the
-// two ways of judging a heartbeat that stands still.
-/** A serving daemon bumps its heartbeat this often (side state, area mapping). */
+// Every interval and threshold of the TypeScript side, once, with why its
+// value; the native side's are in native/timing.h. And the one way of
+// telling whether a daemon is alive: its heartbeat moves.
+
+/** A serving daemon bumps its heartbeats (side state, area mapping) this often. */
 export const HEARTBEAT_MS = 250;
 /**
- * Before a side or a peer name is taken from a holder that is still
- * recorded as attached, its heartbeat is watched this long (four beats): a
- * live holder moves it, a dead one does not.
+ * Before a side, a peer name or a region is taken from a holder still
+ * recorded as attached (and before status calls one alive), its heartbeat
+ * is watched this long: four beats, so a live holder has moved it.
  */
-export const PEER_STALE_MS = 1000;
+export const LIVENESS_WATCH_MS = 1000;
 /**
- * A peer serving the other side of a channel whose heartbeat stands still
- * this long is dead: its readers and writers end (EOF, EPIPE). Longer than
- * PEER_STALE_MS, since ending channels under a peer that was only slow
+ * A peer at the other end of our channels whose heartbeat stands still this
+ * long is dead: its readers and writers end (EOF, EPIPE). Longer than
+ * LIVENESS_WATCH_MS, since ending channels under a peer that was only slow
  * (a busy TCG guest) loses its data in flight.
  */
 export const PEER_DEAD_MS = 3000;
+/** How long a ring of our own doorbell may take to come back as an interrupt (TCG guests are slow). */
+export const DOORBELL_TEST_MS = 3000;
+/** unmount: how long the daemon has to end after SIGTERM (it answers waiters, unmounts, detaches), then after SIGKILL. */
+export const UNMOUNT_WAIT_MS = 10_000;
+export const UNMOUNT_KILL_WAIT_MS = 2_000;
+/** A foreground daemon that served and cleaned up exits at the latest this long after, whatever holds its event loop. */
+export const EXIT_GRACE_MS = 1000;
+/** The tracer rewrites its snapshot this often (INTERVMFS_TRACE). */
+export const TRACE_WRITE_MS = 1000;
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** One heartbeat as read from shared memory, keyed by whatever names its owner. */
+export interface Beat {
+  key: string;
+  attached: boolean;
+  heartbeat: number;
+  epoch: number;
+}
+
+/**
+ * Reads the heartbeats twice, LIVENESS_WATCH_MS apart (once when nothing is
+ * attached): `alive` holds the keys whose heartbeat or epoch moved, `last`
+ * the second reading.
+ */
+export async function watchHeartbeats<T extends Beat>(read: () => T[]): Promise<{ alive: Set<string>; last: Map<string, T> }> {
+  const before = read();
+  if (!before.some((b) => b.attached)) return { alive: new Set(), last: new Map(before.map((b) => [b.key, b])) };
+  await sleep(LIVENESS_WATCH_MS);
+  const after = read();
+  const then = new Map(before.map((b) => [b.key, b]));
+  const alive = new Set(
+    after
+      .filter((b) => {
+        const p = then.get(b.key);
+        return b.attached && p !== undefined && (p.heartbeat !== b.heartbeat || p.epoch !== b.epoch);
+      })
+      .map((b) => b.key),
+  );
+  return { alive, last: new Map(after.map((b) => [b.key, b])) };
+}

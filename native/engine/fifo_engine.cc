@@ -12,13 +12,6 @@
 #include "../timing.h"
 
 namespace ivfs {
-namespace {
-
-// A non-blocking request waits for the release of a descriptor whose
-// close() has begun in naps of this long, EngineOptions::closing_wait_ms in all.
-constexpr long kClosingNapMs = 5;
-
-}  // namespace
 
 FifoEngine::FifoEngine(std::shared_ptr<MemsectionSet> set, std::shared_ptr<ChannelTable> table, std::shared_ptr<NameIndex> names,
                        std::shared_ptr<Doorbell> doorbell, EngineOptions opts, bool futex)

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "../channel_table.h"
+#include "../timing.h"
 #include "../doorbell.h"
 #include "../layout.h"
 #include "../memsection_set.h"
@@ -64,13 +65,12 @@ struct EngineOptions {
   uint32_t side = 0;
   // Spin this long on the wake word before sleeping (opt-in, --spin-us).
   uint32_t spin_us = 0;
-  // Longest sleep before a waiter re-checks on its own. Only a safety net:
-  // every event a waiter needs (data, space, close, stop, peer death) wakes
-  // it. Each tick costs a waiting guest's daemon a few ms of CPU under TCG.
-  long tick_ms = 1000;
-  // How long a non-blocking request waits for the release of a peer
-  // descriptor whose close() has begun (see flush()).
-  long closing_wait_ms = 100;
+  // Longest sleep before a waiter re-checks on its own (timing.h; tests
+  // make it long, so a lost wake-up hangs instead of hiding).
+  long tick_ms = kEngineTickMs;
+  // How long a request waits for the release of a peer descriptor whose
+  // close() has begun (see flush()).
+  long closing_wait_ms = kClosingWaitMs;
   // Count and time the stages (INTERVMFS_TRACE); off, nothing is measured.
   bool trace = false;
 };
@@ -80,8 +80,6 @@ struct EngineStats {
   std::atomic<uint64_t> reads{0}, writes{0}, read_bytes{0}, write_bytes{0};
   std::atomic<uint64_t> waits{0}, wait_ns{0}, copy_ns{0};
 };
-
-struct PollHandle;  // owned by the fuse glue: opaque here
 
 class FifoEngine {
  public:

@@ -27,13 +27,12 @@ class WakeWord {
   // and the kernel keys the futex by the backing page), else private to us.
   WakeWord(uint32_t *word, bool shared) : word_(word), shared_(shared) {}
 
-  enum class Woken { kChanged, kSignal, kTimeout };
-
   uint32_t load() const;
   // Sleeps while the word equals `seen`, at most `timeout_ms`; spins up to
-  // `spin_us` first (cheaper than a sleep for short waits). kSignal: a signal
-  // interrupted the sleep (libfuse's interrupt signal, or any other).
-  Woken wait(uint32_t seen, long timeout_ms, uint32_t spin_us) const;
+  // `spin_us` first (cheaper than a sleep for short waits). Returns early on
+  // a signal (libfuse's interrupt signal, or any other): the caller re-checks
+  // what it waits for either way.
+  void wait(uint32_t seen, long timeout_ms, uint32_t spin_us) const;
   // Moves the word and wakes every sleeper.
   void bump() const;
 

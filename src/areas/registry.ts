@@ -5,12 +5,10 @@
 import fs from 'fs';
 import { addon, AreaAttachRequest, AreaAttachResult, AreaInfo, AreaPeer, AreaRegistry, Memsections } from '../native';
 import { asUserError, UserError } from '../errors';
-import { PEER_STALE_MS } from '../daemon/liveness';
+import { Beat, watchHeartbeats } from '../timing';
 import { MemsectionSpec } from '../memsections/locate';
 import { sizeFile } from '../memsections/format';
 import { formatSize } from '../memsections/sizes';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function openRegistry(spec: MemsectionSpec): AreaRegistry {
   if (spec.kind !== 'region') throw new UserError(`areas live in one region (a file such as /dev/shm/intervmfs-areas, or an ivshmem device); ${spec.given} is a folder`);
@@ -53,7 +51,7 @@ export async function formatAreaRegion(spec: MemsectionSpec, opts: { size?: numb
 async function refuseIfAnyAlive(spec: MemsectionSpec): Promise<void> {
   const reg = openRegistry(spec);
   try {
-    const alive = await alivePeers(reg, reg.areas());
+    const { alive } = await watchPeers(reg, reg.areas());
     if (alive.length > 0) throw new UserError(`region ${spec.given} is in use by ${describePeers(alive)}; unmount them before formatting`);
   } finally {
     reg.close();
@@ -76,12 +74,8 @@ export interface AreaAttachOptions {
  */
 export async function attachArea(reg: AreaRegistry, o: AreaAttachOptions, host: string, pid: number): Promise<AreaAttachResult> {
   const request: AreaAttachRequest = { ...o, host, pid, nowMs: Date.now() };
-  const holder = findPeer(reg, o.id, o.peer);
-  if (holder) {
-    await sleep(PEER_STALE_MS);
-    const after = findPeer(reg, o.id, o.peer);
-    if (after && after.epoch === holder.epoch && after.heartbeat === holder.heartbeat) request.takeOverHeartbeat = after.heartbeat;
-  }
+  const holder = (await watchPeers(reg, reg.areas().filter((a) => a.id === o.id && !a.corrupt))).last.get(peerKey(o.id, o.peer));
+  if (holder && !holder.alive) request.takeOverHeartbeat = holder.heartbeat;
   try {
     return reg.attach({ ...request, nowMs: Date.now() });
   } catch (err) {
@@ -89,27 +83,28 @@ export async function attachArea(reg: AreaRegistry, o: AreaAttachOptions, host: 
   }
 }
 
-function findPeer(reg: AreaRegistry, id: number, name: string): AreaPeer | undefined {
-  return reg
-    .areas()
-    .find((a) => a.id === id && !a.corrupt)
-    ?.peers.find((p) => p.name === name);
-}
-
 export interface LivePeer extends AreaPeer {
   area: number;
+  alive: boolean;
 }
 
-/** The peers of `areas` whose heartbeat moves (watched for the liveness period). */
-export async function alivePeers(reg: AreaRegistry, areas: AreaInfo[]): Promise<LivePeer[]> {
-  const before = areas.flatMap((a) => a.peers.map((p) => ({ ...p, area: a.id })));
-  if (before.length === 0) return [];
-  await sleep(PEER_STALE_MS);
-  const now = reg.areas();
-  return before.filter((p) => {
-    const q = now.find((a) => a.id === p.area)?.peers.find((x) => x.name === p.name);
-    return q !== undefined && (q.heartbeat !== p.heartbeat || q.epoch !== p.epoch);
-  });
+const peerKey = (area: number, name: string) => `${area}/${name}`;
+
+/** The mappings of `areas`, watched for the liveness period: each with whether its heartbeat moved. */
+export async function watchPeers(reg: AreaRegistry, areas: AreaInfo[]): Promise<{ last: Map<string, LivePeer>; alive: LivePeer[] }> {
+  const ids = new Set(areas.map((a) => a.id));
+  const read = (): (Beat & AreaPeer & { area: number })[] =>
+    reg
+      .areas()
+      .filter((a) => ids.has(a.id) && !a.corrupt)
+      .flatMap((a) => a.peers.map((p) => ({ ...p, area: a.id, key: peerKey(a.id, p.name), attached: true })));
+  const { alive, last } = await watchHeartbeats(read);
+  const peers = new Map<string, LivePeer>();
+  for (const [key, b] of last) {
+    const { key: _k, attached: _a, ...p } = b;
+    peers.set(key, { ...p, alive: alive.has(key) });
+  }
+  return { last: peers, alive: [...peers.values()].filter((p) => p.alive) };
 }
 
 export function describePeers(peers: AreaPeer[]): string {
@@ -121,7 +116,7 @@ export async function removeArea(reg: AreaRegistry, id: number): Promise<{ stale
   const area = reg.areas().find((a) => a.id === id);
   if (!area) throw new UserError(`area ${id} does not exist; \`intervmfs status\` lists the areas`);
   const version = reg.version();
-  const alive = await alivePeers(reg, [area]);
+  const { alive } = await watchPeers(reg, [area]);
   if (alive.length > 0) throw new UserError(`area ${id} is in use by ${describePeers(alive)}; unmount them first`);
   if (reg.version() !== version) throw new UserError(`the registry changed while we watched area ${id}; try again`);
   try {

@@ -4,7 +4,7 @@
 import { AreaInfo, AreaPeer, AreaRegistry, ChannelInfo, SideInfo } from '../native';
 import { MemsectionSpec } from '../memsections/locate';
 import { formatSize } from '../memsections/sizes';
-import { openPairSets } from './registry';
+import { openPairSets, watchPeers } from './registry';
 
 export interface MappingStatus extends AreaPeer {
   /** attached, and its heartbeat moved while we watched */
@@ -36,16 +36,12 @@ export interface AreaRegionReport {
   areas: AreaStatus[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function collectAreaStatus(reg: AreaRegistry, spec: MemsectionSpec, regionSize: number, registrySize: number, watchMs = 600): Promise<AreaRegionReport> {
-  const before = reg.areas();
-  if (before.some((a) => a.peers.length > 0)) await sleep(watchMs);
+export async function collectAreaStatus(reg: AreaRegistry, spec: MemsectionSpec, regionSize: number, registrySize: number): Promise<AreaRegionReport> {
+  const watched = await watchPeers(reg, reg.areas());
   const after = reg.areas();
-  const beat = (id: number, p: AreaPeer) => before.find((a) => a.id === id)?.peers.find((q) => q.name === p.name && q.epoch === p.epoch)?.heartbeat;
   const areas = after.map((a): AreaStatus => {
     const { peers, pairs, ...rest } = a;
-    const mappings = peers.map((p) => ({ ...p, alive: beat(a.id, p) !== undefined && beat(a.id, p) !== p.heartbeat, regionOffset: a.offset }));
+    const mappings = peers.map((p) => ({ ...p, alive: watched.last.get(`${a.id}/${p.name}`)?.alive ?? false, regionOffset: a.offset }));
     const pairStatus = a.corrupt
       ? []
       : openPairSets(spec, a).map((s): PairStatus => {

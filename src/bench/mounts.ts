@@ -26,7 +26,6 @@ export function mountsUnder(dir: string, procMounts = fs.readFileSync('/proc/mou
 /** The fusermount that fuse-shared-library-linux ships (as patches/ finds it), or the one on PATH. */
 function fusermount(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const lib: string = require('fuse-shared-library').lib;
     const shipped = path.join(path.dirname(lib), '..', 'bin', 'fusermount');
     if (fs.existsSync(shipped)) return shipped;

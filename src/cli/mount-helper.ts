@@ -90,7 +90,7 @@ export function fromMountHelper(args: readonly string[], commands: ReadonlySet<s
   }
 
   const side = given.get('side');
-  if (side === undefined && !given.has('area')) throw new UserError(`mount option side=a or side=b (or area=ID,peer=NAME) is required; ${USAGE}`);
+  if (side === undefined && !given.has('area')) throw new UserError(`mount option side=a or side=b is required (area=ID,peer=NAME in an area region); ${USAGE}`);
   if (side !== undefined && side !== 'a' && side !== 'b') throw new UserError(`mount option side=${side}: a side is a or b`);
   const notify = given.get('notify');
   if (notify !== undefined && !NOTIFY_MODES.includes(notify as NotifyMode)) {

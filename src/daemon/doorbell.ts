@@ -10,8 +10,7 @@ import { Logger } from '../log';
 import { MemsectionSpec, pciDevice } from '../memsections/locate';
 import { doorbellRegisters, doorbellVfioGroup } from '../memsections/doorbell-device';
 
-/** How long a self-ring may take to come back as an interrupt (TCG guests are slow). */
-const DOORBELL_TEST_MS = 3000;
+import { DOORBELL_TEST_MS } from '../timing';
 
 /** Where the doorbell is opened: (vfioGroup, bdf) to wait too, (bar0) to ring only; each returns our peer id. */
 export interface DoorbellTarget {

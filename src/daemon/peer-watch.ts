@@ -3,7 +3,7 @@
 // a crashed guest). Its open counts then never drop, so without this its
 // readers and writers would keep ours waiting forever.
 import type { SideInfo } from '../native';
-import { PEER_DEAD_MS } from './liveness';
+import { PEER_DEAD_MS } from '../timing';
 
 export type PeerState = 'alive' | 'absent' | 'dead';
 

@@ -19,7 +19,8 @@ import { buildOperations } from '../fs/operations';
 import { Namespace, singleFolder } from '../fs/namespace';
 import { AreaAttachOptions } from '../areas/registry';
 import { AreaMount } from './area-mount';
-import { HEARTBEAT_MS, PEER_STALE_MS } from './liveness';
+import { EXIT_GRACE_MS, HEARTBEAT_MS, watchHeartbeats } from '../timing';
+import { sideBeats } from '../memsections/status';
 import { ServedSide } from './served-side';
 import { isIvshmemName, MemsectionSpec } from '../memsections/locate';
 import { openDeviceDoorbell } from './doorbell';
@@ -70,18 +71,13 @@ export function mountSource(spec: MemsectionSpec): string {
   return isIvshmemName(spec.given) ? spec.given : path.resolve(spec.given);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Refuses to claim a side that a live daemon serves (its heartbeat moves). */
 async function checkSideFree(ms: Memsections, side: Side): Promise<void> {
-  const index = side === 'a' ? 0 : 1;
-  const before = ms.sides()[index];
-  if (!before.attached) return;
-  await sleep(PEER_STALE_MS);
-  const after = ms.sides()[index];
-  if (after.attached && after.heartbeat !== before.heartbeat) {
+  const { alive, last } = await watchHeartbeats(() => sideBeats(ms));
+  const s = last.get(side)!;
+  if (alive.has(side)) {
     throw new UserError(
-      `side ${side} of this memsection set is already served by pid ${after.pid} on ${after.host || 'an unknown host'}; ` +
+      `side ${side} of this memsection set is already served by pid ${s.pid} on ${s.host || 'an unknown host'}; ` +
         `mount the other side, or unmount that one first`,
     );
   }
@@ -252,5 +248,5 @@ export async function serveForeground(opts: ServeOptions, onReady: () => void): 
   // Served and cleaned up: nothing may keep this process alive now (a
   // native handle left behind would otherwise hold the event loop, and the
   // stop signals are taken). The logger writes synchronously.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
+  setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
 }

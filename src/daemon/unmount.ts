@@ -3,13 +3,13 @@
 import { spawnSync } from 'child_process';
 import path from 'path';
 import { UserError } from '../errors';
+import { sleep, UNMOUNT_KILL_WAIT_MS, UNMOUNT_WAIT_MS } from '../timing';
 import { locateMemsections } from '../memsections/locate';
 import { openMemsections } from '../memsections/open';
 import { isAlive, isMounted, MountRecord, readRecord, removeRecord } from './registry';
 import { Memsections } from '../native';
 import { openPairSets, openRegistry } from '../areas/registry';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitForExit(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -83,9 +83,9 @@ export async function unmount(mountpoint: string, force: boolean): Promise<strin
   }
   if (record && daemonAlive) {
     process.kill(record.pid, 'SIGTERM');
-    if (!(await waitForExit(record.pid, 10_000))) {
+    if (!(await waitForExit(record.pid, UNMOUNT_WAIT_MS))) {
       process.kill(record.pid, 'SIGKILL');
-      await waitForExit(record.pid, 2_000);
+      await waitForExit(record.pid, UNMOUNT_KILL_WAIT_MS);
     }
     removeRecord(mnt, record.pid);
   }

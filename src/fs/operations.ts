@@ -38,7 +38,7 @@ export function buildOperations(ctx: MountContext): Operations {
     const place = namespace.resolve(path);
     if (place?.kind !== 'channel') return cb(place?.kind === 'root' || place?.kind === 'folder' ? Errno.EPERM : Errno.ENOENT);
     place.folder.ms.setChannelAttributes(place.name, change, Date.now()).then(
-      (r) => cb(-r.errno),
+      (r) => cb(r.errno),
       (err) => {
         log.error({ err, channel: path }, 'changing attributes failed');
         cb(Errno.EIO);
@@ -76,14 +76,14 @@ export function buildOperations(ctx: MountContext): Operations {
       const { ms } = place.folder;
       const name = place.name;
       const bad = addon.checkName(name);
-      if (bad) return cb(-bad);
+      if (bad) return cb(bad);
       // The channel belongs to whoever ran mknod, as a file would.
       const { uid, gid } = cb.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
       ms.createChannel(name, mode & 0o7777, uid, gid, Date.now()).then(
         (r) => {
           if (r.errno) {
             log.info({ channel: path, errno: r.errno }, 'mknod refused');
-            return cb(-r.errno);
+            return cb(r.errno);
           }
           log.info({ channel: path, slot: r.slot }, 'channel created');
           ms.answerNextGetattrAsFifo(name);
@@ -102,7 +102,7 @@ export function buildOperations(ctx: MountContext): Operations {
       place.folder.ms.unlinkChannel(place.name, Date.now()).then(
         (r) => {
           if (!r.errno) log.info({ channel: path }, 'channel unlinked');
-          cb(-r.errno);
+          cb(r.errno);
         },
         (err) => {
           log.error({ err, channel: path }, 'unlink failed');
@@ -149,15 +149,15 @@ export function buildOperations(ctx: MountContext): Operations {
 
 /**
  * Once the daemon stops, the memsections are closed but the kernel may still
- * send requests (a release of a descriptor whose reader was just answered):
- * those are answered without touching shared memory.
+ * send requests: those are answered EIO without touching shared memory.
+ * (Releases never come here: the native glue answers them.)
  */
 function answerAfterStop(isStopped: () => boolean, ops: Operations): Operations {
   const guarded: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(ops) as [string, (...args: unknown[]) => void][]) {
     guarded[name] = (...args: unknown[]) => {
       if (!isStopped()) return fn(...args);
-      (args[args.length - 1] as Callback)(name === 'release' ? 0 : Errno.EIO);
+      (args[args.length - 1] as Callback)(Errno.EIO);
     };
   }
   return guarded as Operations;

@@ -2,6 +2,8 @@
 import fs from 'fs';
 import path from 'path';
 import { addon, Geometry } from '../native';
+import { watchHeartbeats } from '../timing';
+import { sideBeats } from './status';
 import { asUserError, UserError } from '../errors';
 import { MemsectionSpec } from './locate';
 
@@ -39,8 +41,6 @@ export function sizeFile(file: string, size: number): void {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Refuses to erase a set that a live daemon serves, even with --force. */
 async function checkNotInUse(spec: MemsectionSpec): Promise<void> {
   let ms;
@@ -50,12 +50,9 @@ async function checkNotInUse(spec: MemsectionSpec): Promise<void> {
     return; // not a valid set: nobody can be using it
   }
   try {
-    const before = ms.sides();
-    if (!before.some((s) => s.attached)) return;
-    await sleep(600);
-    const after = ms.sides();
-    const alive = after.map((s, i) => (s.attached && s.heartbeat !== before[i].heartbeat ? `side ${i === 0 ? 'a' : 'b'} (pid ${s.pid})` : '')).filter(Boolean);
-    if (alive.length > 0) throw new UserError(`memsection set ${spec.given} is in use by ${alive.join(' and ')}; unmount before formatting`);
+    const { alive, last } = await watchHeartbeats(() => sideBeats(ms));
+    const names = [...alive].sort().map((side) => `side ${side} (pid ${last.get(side)!.pid})`);
+    if (names.length > 0) throw new UserError(`memsection set ${spec.given} is in use by ${names.join(' and ')}; unmount before formatting`);
   } finally {
     ms.close();
   }

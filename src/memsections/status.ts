@@ -2,6 +2,7 @@
 // control memsection (so it works from either side, or from the host).
 import { ChannelInfo, Geometry, Memsections, SideInfo } from '../native';
 import { formatSize } from './sizes';
+import { Beat, watchHeartbeats } from '../timing';
 
 export interface SideStatus extends SideInfo {
   name: 'a' | 'b';
@@ -16,13 +17,17 @@ export interface StatusReport {
   channels: ChannelInfo[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The two sides' heartbeats, keyed 'a' and 'b' (with what status shows of each). */
+export function sideBeats(ms: Memsections): (Beat & SideInfo)[] {
+  return ms.sides().map((s, i) => ({ ...s, key: i === 0 ? 'a' : 'b' }));
+}
 
-export async function collectStatus(ms: Memsections, given: string, watchMs = 600): Promise<StatusReport> {
-  const before = ms.sides();
-  if (before.some((s) => s.attached)) await sleep(watchMs);
-  const after = ms.sides();
-  const sides = after.map((s, i) => ({ ...s, name: i === 0 ? 'a' : 'b', alive: s.attached && s.heartbeat !== before[i].heartbeat }) as SideStatus);
+export async function collectStatus(ms: Memsections, given: string): Promise<StatusReport> {
+  const { alive, last } = await watchHeartbeats(() => sideBeats(ms));
+  const sides = (['a', 'b'] as const).map((name) => {
+    const { key: _key, ...s } = last.get(name)!;
+    return { ...s, name, alive: alive.has(name) };
+  });
   return { memsections: given, geometry: ms.geometry(), sides, channels: ms.channels() };
 }
 

@@ -11,6 +11,7 @@
 //   wakeup               notifier reported a ring of our bell
 import fs from 'fs';
 import path from 'path';
+import { TRACE_WRITE_MS } from '../timing';
 
 export interface StageStats {
   count: number;
@@ -61,7 +62,7 @@ export class Tracer {
       fs.writeFileSync(tmp, JSON.stringify({ pid: process.pid, atNs: this.now(), stages: this.snapshot(), engine: engine() }));
       fs.renameSync(tmp, this.file!); // readers never see half a file
     };
-    const timer = setInterval(write, 1000);
+    const timer = setInterval(write, TRACE_WRITE_MS);
     timer.unref();
     return () => {
       clearInterval(timer);

@@ -198,16 +198,16 @@ describe('ring', () => {
     it('a head more than a ring ahead of the tail gives -EIO to consumer and producer, and endpointState false', () => {
       writeU64(control, tail(), 1000n);
       writeU64(control, head(), BigInt(1000 + ringSize + 1));
-      expect(peers.b.consume(slot, generation, Buffer.alloc(64), 64)).to.equal(-EIO);
-      expect(peers.a.produce(slot, generation, Buffer.alloc(64), 64, 1)).to.equal(-EIO);
+      expect(peers.b.consume(slot, generation, Buffer.alloc(64), 64)).to.equal(EIO);
+      expect(peers.a.produce(slot, generation, Buffer.alloc(64), 64, 1)).to.equal(EIO);
       expect(both()).to.deep.equal([false, false]);
     });
 
     it('a head behind the tail gives -EIO to consumer and producer, and endpointState false', () => {
       writeU64(control, tail(), 5000n);
       writeU64(control, head(), 4999n);
-      expect(peers.b.consume(slot, generation, Buffer.alloc(64), 64)).to.equal(-EIO);
-      expect(peers.a.produce(slot, generation, Buffer.alloc(64), 64, 1)).to.equal(-EIO);
+      expect(peers.b.consume(slot, generation, Buffer.alloc(64), 64)).to.equal(EIO);
+      expect(peers.a.produce(slot, generation, Buffer.alloc(64), 64, 1)).to.equal(EIO);
       expect(both()).to.deep.equal([false, false]);
     });
 
@@ -233,8 +233,8 @@ describe('ring', () => {
       expect(again.slot, 'slot reused').to.equal(slot);
       expect(again.generation).to.not.equal(generation);
 
-      expect(peers.a.produce(slot, generation, Buffer.from('x'), 1, 1)).to.equal(-EIO);
-      expect(peers.b.consume(slot, generation, Buffer.alloc(8), 8)).to.equal(-EIO);
+      expect(peers.a.produce(slot, generation, Buffer.from('x'), 1, 1)).to.equal(EIO);
+      expect(peers.b.consume(slot, generation, Buffer.alloc(8), 8)).to.equal(EIO);
       expect(peers.b.endpointState(slot, generation, new Float64Array(Endpoint.Length))).to.equal(false);
       expect(peers.a.adjustOpen(slot, generation, true, false, 1)).to.equal(false);
       // The new channel is unaffected.
@@ -243,8 +243,8 @@ describe('ring', () => {
 
     it('gives -EIO for a freed slot and for a slot beyond the table', async () => {
       await peers.a.unlinkChannel('ring');
-      expect(peers.b.consume(slot, generation, Buffer.alloc(8), 8)).to.equal(-EIO);
-      expect(peers.a.produce(1_000_000, 1, Buffer.from('x'), 1, 1)).to.equal(-EIO);
+      expect(peers.b.consume(slot, generation, Buffer.alloc(8), 8)).to.equal(EIO);
+      expect(peers.a.produce(1_000_000, 1, Buffer.from('x'), 1, 1)).to.equal(EIO);
     });
   });
 });

@@ -27,7 +27,7 @@ import {
   writeU64,
 } from './helpers';
 
-const ENOENT = 2;
+const ENOENT = -2;
 const names = (p: Peers, side: 'a' | 'b') => p[side].channels().map((c) => c.name).sort();
 
 describe('channel table', () => {

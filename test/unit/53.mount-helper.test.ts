@@ -26,6 +26,14 @@ describe('mount helper form', () => {
     );
   });
 
+  it('turns -o area=ID,peer=NAME with the sizes of an area into the mount command, as an fstab line of each VM gives them', () => {
+    expect(translate('ivshmem', '/mnt/a3', '-o', 'nofail,pair-size=1M,area-size=64M,peer=vm1,area=3,notify=doorbell')).to.deep.equal([
+      'mount', '/mnt/a3', '--memsections', 'ivshmem',
+      '--area', '3', '--peer', 'vm1', '--area-size', '64M', '--pair-size', '1M', '--notify', 'doorbell',
+    ]);
+    expect(translate('/dev/shm/areas', '/mnt/a1', '-o', 'area=1,peer=vm2')).to.deep.equal(['mount', '/mnt/a1', '--memsections', '/dev/shm/areas', '--area', '1', '--peer', 'vm2']);
+  });
+
   it('passes notify, spin-us and log, in a fixed order, and an ivshmem source as it is', () => {
     expect(translate('ivshmem:0000:00:05.0', '/mnt/ch', '-o', 'log=/var/log/ivfs.log,spin-us=20,notify=poll,side=b')).to.deep.equal([
       'mount', '/mnt/ch', '--memsections', 'ivshmem:0000:00:05.0',

@@ -28,18 +28,17 @@ interface FastCheck {
   record<T extends object>(shape: { [K in keyof T]: Arbitrary<T[K]> }): Arbitrary<T>;
   array<T>(arb: Arbitrary<T>, constraints?: { minLength?: number; maxLength?: number }): Arbitrary<T[]>;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const fc: FastCheck = require('fast-check');
 export const SIDE_A = 0;
 export const SIDE_B = 1;
 
-/** Positive errno values the addon answers with (as in src/errno.ts, unsigned). */
-export const EIO = 5;
-export const EBUSY = 16;
-export const EEXIST = 17;
-export const EINVAL = 22;
-export const ENOSPC = 28;
-export const ENAMETOOLONG = 36;
+/** Errno values as the addon answers them: negative, as everywhere (src/errno.ts). */
+export const EIO = -5;
+export const EBUSY = -16;
+export const EEXIST = -17;
+export const EINVAL = -22;
+export const ENOSPC = -28;
+export const ENAMETOOLONG = -36;
 
 /** A small set: 4 channels with rings of the minimum size (8 KiB each way). */
 export const SMALL = { capacity: 4, dataSize: 4 * addon.constants.minRingSize };

@@ -17,12 +17,6 @@
 namespace ivfs {
 namespace {
 
-uint64_t wall_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
-
 // 64 MiB, 1.5 GiB, 516 KiB: sizes as the user wrote them, in messages.
 std::string mib(uint64_t bytes) {
   const char *units[] = {"GiB", "MiB", "KiB"};

@@ -11,12 +11,6 @@
 namespace ivfs {
 namespace {
 
-uint64_t monotonic_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
-
 void nap_us(long us) {
   struct timespec ts = {0, us * 1000};
   nanosleep(&ts, nullptr);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "ring.h"
+#include "timing.h"
 
 namespace ivfs {
 namespace {
@@ -50,12 +51,6 @@ Mapping map_file(const std::string &path, const std::string &role, uint64_t offs
 void unmap_all(std::vector<Mapping> &maps) {
   for (auto &m : maps) munmap(m.addr, m.size);
   maps.clear();
-}
-
-uint64_t now_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
 uint64_t ring_size_for(uint64_t data_size, uint32_t capacity) {
@@ -208,7 +203,7 @@ void MemsectionSet::write_header(uint8_t *control, Geometry &g) {
   h->ring_size = g.ring_size;
   h->data_offset[0] = g.data_offset[0];
   h->data_offset[1] = g.data_offset[1];
-  h->formatted_at_ms = g.formatted_at_ms = now_ms();
+  h->formatted_at_ms = g.formatted_at_ms = wall_ms();
   h->table_changed_ms = g.formatted_at_ms;  // the empty directory dates from the format
   h->magic = kMagic;
   h->header_check = header_checksum(*h);

@@ -34,11 +34,20 @@ constexpr uint32_t kLockGiveUpMs = 5000;
 // and a request that found corruption waits for the log line.
 constexpr int kStopWaitMs = 1000;
 
+// Wall clock in ms: times a user reads (formatted at, attached since).
+inline uint64_t wall_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
 inline uint64_t monotonic_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
+
+inline uint64_t monotonic_ms() { return monotonic_ns() / 1000000; }
 
 // Tells the CPU this is a spin loop: cheaper for the sibling hyperthread,
 // and no memory-order mis-speculation penalty when the word changes.

@@ -4,6 +4,7 @@
 import { AreaInfo, AreaPeer, AreaRegistry, ChannelInfo, SideInfo } from '../native';
 import { MemsectionSpec } from '../memsections/locate';
 import { formatSize } from '../memsections/sizes';
+import { channelLines, wakeUps } from '../memsections/status';
 import { openPairSets, watchPeers } from './registry';
 
 export interface MappingStatus extends AreaPeer {
@@ -89,20 +90,8 @@ export function renderAreaStatus(r: AreaRegionReport): string {
     }
     for (const p of a.pairs) {
       lines.push(`  ${p.names[0]} <-> ${p.names[1]} (set at region offset ${p.regionOffset}):${p.error ? ` UNREADABLE (${p.error})` : p.channels.length === 0 ? ' no channels' : ''}`);
-      // Wake-ups: each side counts the times its peer rang its bell.
-      if (p.sides.length === 2) lines.push(`    wake-ups: ${p.names[0]} rung ${p.sides[0].bellsRung} times, ${p.names[1]} rung ${p.sides[1].bellsRung} times`);
-      for (const c of p.channels) {
-        if (c.corrupt) {
-          lines.push(`    slot ${c.slot}: CORRUPT (${c.why})`);
-          continue;
-        }
-        const [ab, ba] = c.rings;
-        lines.push(
-          `    ${c.name}${c.state === 'unlinked' ? ' (unlinked, still open)' : ''}: ` +
-            `${p.names[0]}->${p.names[1]} ${ab.head} bytes (${ab.head - ab.tail} queued), ${p.names[1]}->${p.names[0]} ${ba.head} bytes (${ba.head - ba.tail} queued), ` +
-            `open on ${p.names[0]} ${c.sideOpen[0]}, on ${p.names[1]} ${c.sideOpen[1]}`,
-        );
-      }
+      if (p.sides.length === 2) lines.push(wakeUps(p.sides, p.names, '    '));
+      lines.push(...channelLines(p.channels, p.names, '    '));
     }
   }
   return lines.join('\n');

@@ -43,22 +43,34 @@ export function renderStatus(r: StatusReport): string {
     const who = s.epoch > 0 ? ` pid ${s.pid} on ${s.host || '?'}, notify ${s.notify}${s.notify === 'doorbell' ? ` (peer id ${s.doorbellId})` : ''}, mount #${s.epoch}` : '';
     lines.push(`  ${s.name}: ${state}${who}`);
   }
-  // Wake-ups: each side counts the times its peer rang its bell.
-  lines.push(`  wake-ups: a rung ${r.sides[0].bellsRung} times, b rung ${r.sides[1].bellsRung} times`);
+  lines.push(wakeUps(r.sides, ['a', 'b'], '  '));
   const live = r.channels.filter((c) => c.state !== 'corrupt' && !c.corrupt);
   lines.push(`channels: ${live.filter((c) => c.state === 'live').length} of ${g.capacity}`);
-  for (const c of r.channels) {
+  lines.push(...channelLines(r.channels, ['a', 'b'], '  '));
+  return lines.join('\n');
+}
+
+/** Wake-ups: each side counts the times its peer rang its bell. */
+export function wakeUps(sides: SideInfo[], names: [string, string], indent: string): string {
+  return `${indent}wake-ups: ${names[0]} rung ${sides[0].bellsRung} times, ${names[1]} rung ${sides[1].bellsRung} times`;
+}
+
+/** A set's channels as status shows them; `names` are side a's and side b's. */
+export function channelLines(channels: ChannelInfo[], names: [string, string], indent: string): string[] {
+  const [a, b] = names;
+  const lines: string[] = [];
+  for (const c of channels) {
     if (c.corrupt) {
-      lines.push(`  slot ${c.slot}: CORRUPT (${c.why})`);
+      lines.push(`${indent}slot ${c.slot}: CORRUPT (${c.why})`);
       continue;
     }
     const [ab, ba] = c.rings;
     lines.push(
-      `  ${c.name}${c.state === 'unlinked' ? ' (unlinked, still open)' : ''}: ` +
-        `a->b ${ab.head} bytes (${ab.head - ab.tail} queued), b->a ${ba.head} bytes (${ba.head - ba.tail} queued), ` +
-        `open on a ${c.sideOpen[0]}, on b ${c.sideOpen[1]}`,
+      `${indent}${c.name}${c.state === 'unlinked' ? ' (unlinked, still open)' : ''}: ` +
+        `${a}->${b} ${ab.head} bytes (${ab.head - ab.tail} queued), ${b}->${a} ${ba.head} bytes (${ba.head - ba.tail} queued), ` +
+        `open on ${a} ${c.sideOpen[0]}, on ${b} ${c.sideOpen[1]}`,
     );
-    lines.push(`    operations: a->b ${ab.writeOps} writes, ${ab.readOps} reads; b->a ${ba.writeOps} writes, ${ba.readOps} reads`);
+    lines.push(`${indent}  operations: ${a}->${b} ${ab.writeOps} writes, ${ab.readOps} reads; ${b}->${a} ${ba.writeOps} writes, ${ba.readOps} reads`);
   }
-  return lines.join('\n');
+  return lines;
 }

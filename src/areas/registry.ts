@@ -139,12 +139,13 @@ export interface PairSet {
  * or all), for status and unmount; the caller closes each. A pair whose
  * set cannot be opened is skipped: status reports it by its `error`.
  */
-export function openPairSets(spec: MemsectionSpec, area: AreaInfo, me?: string): (PairSet | { names: [string, string]; error: string })[] {
+export function openPairSets(reg: AreaRegistry, area: AreaInfo, me?: string): (PairSet | { names: [string, string]; error: string })[] {
   const out: (PairSet | { names: [string, string]; error: string })[] = [];
   for (const pair of area.pairs) {
     if (me !== undefined && !pair.names.includes(me)) continue;
     try {
-      const ms = new addon.Memsections(spec.paths, pair.regionOffset, area.pairSize);
+      // Views into the registry's mapping, as a mount's are (area-mount.ts).
+      const ms = new addon.Memsections(reg.region(), pair.regionOffset, area.pairSize);
       out.push({ names: pair.names, sideIndex: me === pair.names[1] ? 1 : 0, ms });
     } catch (err) {
       out.push({ names: pair.names, error: (err as Error).message });

@@ -45,7 +45,7 @@ export async function collectAreaStatus(reg: AreaRegistry, spec: MemsectionSpec,
     const mappings = peers.map((p) => ({ ...p, alive: watched.last.get(`${a.id}/${p.name}`)?.alive ?? false, regionOffset: a.offset }));
     const pairStatus = a.corrupt
       ? []
-      : openPairSets(spec, a).map((s): PairStatus => {
+      : openPairSets(reg, a).map((s): PairStatus => {
           const regionOffset = pairs.find((q) => q.names[0] === s.names[0] && q.names[1] === s.names[1])?.regionOffset ?? 0;
           if (!('ms' in s)) return { names: s.names, regionOffset, error: s.error, sides: [], channels: [] };
           try {

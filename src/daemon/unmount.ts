@@ -54,7 +54,7 @@ function openAreaDescriptors(memsections: string, id: number, peer: string): str
   try {
     const area = reg.areas().find((a) => a.id === id && !a.corrupt);
     if (!area) return [];
-    return openPairSets(spec, area, peer).flatMap((p) => {
+    return openPairSets(reg, area, peer).flatMap((p) => {
       if (!('ms' in p)) return [];
       try {
         return describeOpen(p.ms, p.sideIndex, `${p.names[1 - p.sideIndex]}/`);

@@ -199,6 +199,18 @@ describe('integration: areas shared by sets of peers on one region', function ()
     expect(isMounted(mnt)).to.equal(false);
   });
 
+  it('refuses to unmount while a channel is open, naming it by its peer folder', async () => {
+    await mkfifo(lab(), at('vm1', 1, 'vm2', 'held'));
+    const holder = lab().sh('exec 3<>"$1"; echo open; exec sleep 30', [at('vm1', 1, 'vm2', 'held')], { timeoutMs: 40_000 });
+    await holder.waitForOutput('open');
+    const r = await lab().cli(['unmount', mounts.vm1[1].mountpoint]);
+    expect(r.code, r.stderr).to.equal(2);
+    expect(r.stderr.trim()).to.equal(`intervmfs: channels are open on ${mounts.vm1[1].mountpoint}: vm2/held (1); close them first or use --force`);
+    expect(isMounted(mounts.vm1[1].mountpoint)).to.equal(true);
+    holder.kill('SIGKILL');
+    await holder.done;
+  });
+
   it('refuses to remove an area in use, naming its peers, and removes one nobody uses', async () => {
     await expectRefusal(lab(), region, () => lab().cli(['area', 'rm', '--memsections', region, '--id', '2']), 'area 2 is in use by vm1');
     const m = await lab().mountArea('a4', region, 4, 'solo', ['--area-size', '1M', '--pair-size', '1M']);

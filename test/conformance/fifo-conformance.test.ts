@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { MountInfo, mkfifo, RunResult, useLab } from '../integration/mounts';
+import { mkfifo, RunResult, usePair } from '../integration/mounts';
 
 interface Scene {
   title: string;
@@ -205,14 +205,10 @@ EOF`,
 
 describe('conformance: ordinary programs on a channel behave as on a kernel FIFO', function () {
   this.timeout(60_000);
-  const lab = useLab('conformance');
-  let A: MountInfo;
-  let B: MountInfo;
+  const { lab, A, B } = usePair('conformance', 'futex', ['--channels', '64', '--data-size', '4M']);
   let fifos: string;
 
   before(async function () {
-    this.timeout(30_000);
-    ({ a: A, b: B } = await lab().pair('futex', ['--channels', '64', '--data-size', '4M']));
     fifos = lab().path('fifos');
     fs.mkdirSync(fifos);
   });
@@ -229,14 +225,14 @@ describe('conformance: ordinary programs on a channel behave as on a kernel FIFO
       execFileSync('mkfifo', [fifo]);
       const ref = await run(scene.script, [fifo, fifo, fifos, fifos, path.join(fifos, fresh), path.join(fifos, fresh), data]);
       expect(ref.stdout, `the kernel FIFO (reference): ${ref.stderr}`).to.equal(scene.expected);
-      await mkfifo(lab(), path.join(A.mountpoint, name));
+      await mkfifo(lab(), path.join(A().mountpoint, name));
       const got = await run(scene.script, [
-        path.join(A.mountpoint, name),
-        path.join(B.mountpoint, name),
-        A.mountpoint,
-        B.mountpoint,
-        path.join(A.mountpoint, fresh),
-        path.join(B.mountpoint, fresh),
+        path.join(A().mountpoint, name),
+        path.join(B().mountpoint, name),
+        A().mountpoint,
+        B().mountpoint,
+        path.join(A().mountpoint, fresh),
+        path.join(B().mountpoint, fresh),
         data,
       ]);
       expect(got.timedOut, 'the channel run finished').to.equal(false);

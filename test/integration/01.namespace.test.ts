@@ -3,30 +3,21 @@
 import { expect } from 'chai';
 import fsp from 'fs/promises';
 import path from 'path';
-import { errnoOf, listing, MountInfo, mkfifo, statOf, useLab } from './mounts';
+import { errnoOf, listing, mkfifo, statOf, usePair } from './mounts';
 
 describe('integration: channels in the shared directory', function () {
-  const lab = useLab('ns');
-  let A: MountInfo;
-  let B: MountInfo;
-  const a = (name: string) => path.join(A.mountpoint, name);
-  const b = (name: string) => path.join(B.mountpoint, name);
-
-  before(async function () {
-    this.timeout(30_000);
-    ({ a: A, b: B } = await lab().pair());
-  });
+  const { lab, A, B, a, b } = usePair('ns');
 
   it('starts empty on both sides', async () => {
-    expect(await listing(A.mountpoint)).to.deep.equal([]);
-    expect(await listing(B.mountpoint)).to.deep.equal([]);
+    expect(await listing(A().mountpoint)).to.deep.equal([]);
+    expect(await listing(B().mountpoint)).to.deep.equal([]);
   });
 
   it('shows a channel made with mknod on side a on side b, and one made on side b on side a', async () => {
     await mkfifo(lab(), a('from-a'));
     await mkfifo(lab(), b('from-b'));
-    expect(await listing(A.mountpoint)).to.deep.equal(['from-a', 'from-b']);
-    expect(await listing(B.mountpoint)).to.deep.equal(['from-a', 'from-b']);
+    expect(await listing(A().mountpoint)).to.deep.equal(['from-a', 'from-b']);
+    expect(await listing(B().mountpoint)).to.deep.equal(['from-a', 'from-b']);
     expect((await statOf(b('from-a'))).isFile()).to.equal(true);
     expect((await statOf(a('from-b'))).isFile()).to.equal(true);
   });
@@ -51,7 +42,7 @@ describe('integration: channels in the shared directory', function () {
   });
 
   it('shows the mount root as a directory anyone may add channels to, like /tmp (mode 1777)', async () => {
-    const st = await statOf(A.mountpoint);
+    const st = await statOf(A().mountpoint);
     expect(st.isDirectory()).to.equal(true);
     expect(st.mode & 0o7777).to.equal(0o1777);
   });
@@ -81,7 +72,7 @@ describe('integration: channels in the shared directory', function () {
       const rm = await asNobody('rm -f "$1"', [b('roots')]);
       expect(rm.code).not.to.equal(0);
       expect(rm.stderr).to.include('Operation not permitted');
-      expect(await listing(A.mountpoint)).to.include('roots');
+      expect(await listing(A().mountpoint)).to.include('roots');
     });
   });
 
@@ -94,12 +85,12 @@ describe('integration: channels in the shared directory', function () {
   it('removes a channel for both sides when either side unlinks it', async () => {
     await mkfifo(lab(), a('gone-via-b'));
     await mkfifo(lab(), b('gone-via-a'));
-    expect(await listing(B.mountpoint)).to.include.members(['gone-via-b', 'gone-via-a']);
+    expect(await listing(B().mountpoint)).to.include.members(['gone-via-b', 'gone-via-a']);
 
     await fsp.unlink(b('gone-via-b'));
     await fsp.unlink(a('gone-via-a'));
 
-    for (const mnt of [A.mountpoint, B.mountpoint]) {
+    for (const mnt of [A().mountpoint, B().mountpoint]) {
       const names = await listing(mnt);
       expect(names, mnt).not.to.include('gone-via-b');
       expect(names, mnt).not.to.include('gone-via-a');
@@ -112,7 +103,7 @@ describe('integration: channels in the shared directory', function () {
     await mkfifo(lab(), a('again'));
     await fsp.unlink(a('again'));
     await mkfifo(lab(), b('again'));
-    expect(await listing(A.mountpoint)).to.include('again');
+    expect(await listing(A().mountpoint)).to.include('again');
     expect((await statOf(a('again'))).isFile()).to.equal(true);
   });
 });

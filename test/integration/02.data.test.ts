@@ -6,24 +6,15 @@ import { expect } from 'chai';
 import crypto from 'crypto';
 import fsp from 'fs/promises';
 import path from 'path';
-import { Lab, MountInfo, mkfifo, probe, useLab } from './mounts';
+import { Lab, mkfifo, probe, usePair } from './mounts';
 
 const MiB = 1024 * 1024;
 
 for (const notify of ['futex', 'poll'] as const) {
   describe(`integration: data through channels (--notify ${notify})`, function () {
-    const lab = useLab(`data-${notify}`);
-    let A: MountInfo;
-    let B: MountInfo;
-    const a = (name: string) => path.join(A.mountpoint, name);
-    const b = (name: string) => path.join(B.mountpoint, name);
-
-    before(async function () {
-      this.timeout(30_000);
-      // 8 channels in 128 KiB data memsections: rings of 16 KiB, so 1 MiB
-      // goes round each ring 64 times.
-      ({ a: A, b: B } = await lab().pair(notify, ['--channels', '8', '--data-size', '128K']));
-    });
+    // 8 channels in 128 KiB data memsections: rings of 16 KiB, so 1 MiB
+    // goes round each ring 64 times.
+    const { lab, A, B, a, b } = usePair(`data-${notify}`, notify, ['--channels', '8', '--data-size', '128K']);
 
     async function channel(name: string): Promise<string> {
       await mkfifo(lab(), a(name));

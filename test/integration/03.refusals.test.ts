@@ -3,24 +3,18 @@
 import { expect } from 'chai';
 import fsp from 'fs/promises';
 import path from 'path';
-import { errnoOf, listing, MountInfo, mkfifo, mknodErrno, probe, useLab } from './mounts';
+import { errnoOf, listing, mkfifo, mknodErrno, probe, usePair } from './mounts';
 
 describe('integration: refusals by errno', function () {
-  const lab = useLab('refuse');
-  let A: MountInfo;
-  let B: MountInfo;
-  const a = (name: string) => path.join(A.mountpoint, name);
-  const b = (name: string) => path.join(B.mountpoint, name);
+  const { lab, A, B, a, b } = usePair('refuse');
 
-  before(async function () {
-    this.timeout(30_000);
-    ({ a: A, b: B } = await lab().pair());
+  before(async () => {
     await mkfifo(lab(), a('chan'));
   });
 
   afterEach(async () => {
     // Whatever a test tried, only the channels it made on purpose are there.
-    const names = await listing(B.mountpoint);
+    const names = await listing(B().mountpoint);
     for (const stray of ['regular', 'chardev', 'sock', 'created', 'dir', 'renamed', 'hardlink', 'symlink']) {
       expect(names, `no ${stray} appeared`).not.to.include(stray);
     }
@@ -28,7 +22,7 @@ describe('integration: refusals by errno', function () {
 
   it('accepts mknod of a FIFO (the control case for the refusals below)', async () => {
     expect(await mknodErrno(a('fifo-ok'), 'fifo')).to.equal('OK');
-    expect(await listing(B.mountpoint)).to.include('fifo-ok');
+    expect(await listing(B().mountpoint)).to.include('fifo-ok');
   });
 
   it('refuses mknod of a regular file with EPERM', async () => {
@@ -54,7 +48,7 @@ describe('integration: refusals by errno', function () {
 
   it('refuses rename of a channel with EPERM and keeps the channel', async () => {
     expect(await errnoOf(fsp.rename(a('chan'), a('renamed')))).to.equal('EPERM');
-    expect(await listing(B.mountpoint)).to.include('chan');
+    expect(await listing(B().mountpoint)).to.include('chan');
   });
 
   it('refuses a hard link with EPERM', async () => {
@@ -72,16 +66,16 @@ describe('integration: refusals by errno', function () {
     expect([st.mode & 0o7777, st.uid, st.gid]).to.deep.equal([0o600, 1, 2]);
     await fsp.chown(a('chan'), 0, 0);
     await fsp.chmod(a('chan'), 0o644);
-    expect(await errnoOf(fsp.chmod(A.mountpoint, 0o700))).to.equal('EPERM');
+    expect(await errnoOf(fsp.chmod(A().mountpoint, 0o700))).to.equal('EPERM');
   });
 
   it('accepts a name of 63 bytes and refuses 64 bytes with ENAMETOOLONG (bytes, not characters)', async () => {
     expect(await mknodErrno(a('n'.repeat(63)), 'fifo')).to.equal('OK');
-    expect(await listing(B.mountpoint)).to.include('n'.repeat(63));
+    expect(await listing(B().mountpoint)).to.include('n'.repeat(63));
     expect(await mknodErrno(a('m'.repeat(64)), 'fifo')).to.equal('ENAMETOOLONG');
     // 32 two-byte characters: 64 bytes.
     expect(await mknodErrno(b('é'.repeat(32)), 'fifo')).to.equal('ENAMETOOLONG');
-    const names = await listing(A.mountpoint);
+    const names = await listing(A().mountpoint);
     expect(names).not.to.include('m'.repeat(64));
     expect(names).not.to.include('é'.repeat(32));
   });
@@ -121,28 +115,21 @@ describe('integration: refusals by errno', function () {
     await mkfifo(lab(), a('twice'));
     expect(await mknodErrno(a('twice'), 'fifo')).to.equal('EEXIST');
     expect(await mknodErrno(b('twice'), 'fifo')).to.equal('EEXIST');
-    expect((await listing(B.mountpoint)).filter((n) => n === 'twice')).to.have.length(1);
+    expect((await listing(B().mountpoint)).filter((n) => n === 'twice')).to.have.length(1);
   });
 });
 
 describe('integration: a full channel table', function () {
-  const lab = useLab('full');
-  let A: MountInfo;
-  let B: MountInfo;
-
-  before(async function () {
-    this.timeout(30_000);
-    ({ a: A, b: B } = await lab().pair('futex', ['--channels', '2', '--data-size', '16K']));
-  });
+  const { A, B } = usePair('full', 'futex', ['--channels', '2', '--data-size', '16K']);
 
   it('refuses a channel beyond the capacity with ENOSPC, on either side, and takes one again after an unlink', async () => {
-    expect(await mknodErrno(path.join(A.mountpoint, 'one'), 'fifo')).to.equal('OK');
-    expect(await mknodErrno(path.join(B.mountpoint, 'two'), 'fifo')).to.equal('OK');
-    expect(await mknodErrno(path.join(A.mountpoint, 'three'), 'fifo')).to.equal('ENOSPC');
-    expect(await mknodErrno(path.join(B.mountpoint, 'three'), 'fifo')).to.equal('ENOSPC');
-    expect(await listing(A.mountpoint)).to.deep.equal(['one', 'two']);
-    await fsp.unlink(path.join(B.mountpoint, 'one'));
-    expect(await mknodErrno(path.join(A.mountpoint, 'three'), 'fifo')).to.equal('OK');
-    expect(await listing(B.mountpoint)).to.deep.equal(['three', 'two']);
+    expect(await mknodErrno(path.join(A().mountpoint, 'one'), 'fifo')).to.equal('OK');
+    expect(await mknodErrno(path.join(B().mountpoint, 'two'), 'fifo')).to.equal('OK');
+    expect(await mknodErrno(path.join(A().mountpoint, 'three'), 'fifo')).to.equal('ENOSPC');
+    expect(await mknodErrno(path.join(B().mountpoint, 'three'), 'fifo')).to.equal('ENOSPC');
+    expect(await listing(A().mountpoint)).to.deep.equal(['one', 'two']);
+    await fsp.unlink(path.join(B().mountpoint, 'one'));
+    expect(await mknodErrno(path.join(A().mountpoint, 'three'), 'fifo')).to.equal('OK');
+    expect(await listing(B().mountpoint)).to.deep.equal(['three', 'two']);
   });
 });

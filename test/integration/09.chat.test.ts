@@ -3,17 +3,11 @@
 import { expect } from 'chai';
 import { spawn } from 'child_process';
 import path from 'path';
-import { CLI, mkfifo, MountInfo, useLab, waitUntil, within } from './mounts';
+import { CLI, mkfifo, usePair, waitUntil, within } from './mounts';
 
 describe('integration: chat', function () {
   this.timeout(30_000);
-  const lab = useLab('chat');
-  let A: MountInfo;
-  let B: MountInfo;
-
-  before(async () => {
-    ({ a: A, b: B } = await lab().pair());
-  });
+  const { lab, A, B } = usePair('chat');
 
   function chatter(mnt: string, name: string) {
     const child = spawn(process.execPath, [CLI, 'chat', path.join(mnt, 'room'), '--name', name], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -25,9 +19,9 @@ describe('integration: chat', function () {
   }
 
   it('carries lines both ways, and ends the other side when one leaves', async () => {
-    await mkfifo(lab(), path.join(A.mountpoint, 'room'));
-    const alice = chatter(A.mountpoint, 'alice');
-    const bob = chatter(B.mountpoint, 'bob');
+    await mkfifo(lab(), path.join(A().mountpoint, 'room'));
+    const alice = chatter(A().mountpoint, 'alice');
+    const bob = chatter(B().mountpoint, 'bob');
     try {
       await waitUntil(() => alice.seen.err.includes('Ctrl-D') && bob.seen.err.includes('Ctrl-D'), 10_000, 'both chats started');
       alice.child.stdin.write('hello from a\n');

@@ -6,21 +6,12 @@
 import { expect } from 'chai';
 import { execFileSync } from 'child_process';
 import path from 'path';
-import { MountInfo, mkfifo, Proc, useLab, waitUntil } from './mounts';
+import { mkfifo, Proc, usePair, waitUntil } from './mounts';
 
 for (const notify of ['futex', 'poll'] as const) {
   describe(`integration: the native data path (--notify ${notify})`, function () {
     this.timeout(60_000);
-    const lab = useLab(`native-${notify}`);
-    let A: MountInfo;
-    let B: MountInfo;
-    const a = (name: string) => path.join(A.mountpoint, name);
-    const b = (name: string) => path.join(B.mountpoint, name);
-
-    before(async function () {
-      this.timeout(30_000);
-      ({ a: A, b: B } = await lab().pair(notify, ['--channels', '8', '--data-size', '128K']));
-    });
+    const { lab, A, B, a, b } = usePair(`native-${notify}`, notify, ['--channels', '8', '--data-size', '128K']);
 
     /** A kernel FIFO with the same name in the lab, for the reference run. */
     const kernelFifo = (name: string) => {

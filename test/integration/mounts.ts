@@ -418,6 +418,23 @@ export function useLab(tag: string): () => Lab {
   };
 }
 
+/**
+ * The prelude of most integration files: a Lab, a formatted set and both
+ * sides mounted before the first test; A() and B() are the mounts, a(name)
+ * and b(name) a channel's path on each side.
+ */
+export function usePair(tag: string, notify: 'futex' | 'poll' = 'futex', formatArgs?: string[]) {
+  const lab = useLab(tag);
+  const mounts: { a?: MountInfo; b?: MountInfo } = {};
+  before(async function () {
+    this.timeout(30_000);
+    Object.assign(mounts, await lab().pair(notify, formatArgs));
+  });
+  const A = () => mounts.a!;
+  const B = () => mounts.b!;
+  return { lab, A, B, a: (name: string) => path.join(A().mountpoint, name), b: (name: string) => path.join(B().mountpoint, name) };
+}
+
 /** The names a mount lists (sorted), behind a time limit. */
 export async function listing(mountpoint: string): Promise<string[]> {
   return (await within(fsp.readdir(mountpoint), 10_000, `readdir ${mountpoint}`)).sort();

@@ -71,7 +71,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function renderAreaStatus(r: AreaRegionReport): string {
   const lines = [
-    `area region ${r.region}: ${formatSize(r.regionSize)}, ${r.areas.length} area${r.areas.length === 1 ? '' : 's'}, ${formatSize(r.freeBytes)} free`,
+    `area region ${r.region}: ${formatSize(r.regionSize)}, ${r.areas.length} area${r.areas.length === 1 ? '' : 's'}, ${(r.freeBytes / 2 ** 20).toFixed(1)} MiB free`,
   ];
   if (r.areas.length === 0) lines.push('  no areas yet: the first `intervmfs mount --area ID --peer NAME --area-size SIZE` creates one');
   for (const a of r.areas) {
@@ -82,7 +82,7 @@ export function renderAreaStatus(r: AreaRegionReport): string {
     lines.push(
       `area ${a.id}: ${formatSize(a.size)} at offset ${a.offset} of the region, owner ${a.owner}, created ${iso(a.createdAtMs)}`,
       `  pairs of ${formatSize(a.pairSize)} (${a.pairs.length} of ${a.pairSlots} slots carved), ${a.channels} channels each`,
-      `  mappings: ${a.mappings.length === 0 ? 'none' : ''}`,
+      `  mappings:${a.mappings.length === 0 ? ' none' : ''}`,
     );
     for (const m of a.mappings) {
       const state = m.alive ? 'attached' : 'attached but not responding';

@@ -169,14 +169,25 @@ EOF`,
     script: `${PY} "$R" "$W" <<'EOF'
 import os, sys
 r = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+# A FIFO's reader sees end of file whenever no writer is open, also before
+# the first one opens: a writer is held open until every child has opened
+# its own (each says so on a pipe), so the reader waits for their data.
+hold = os.open(sys.argv[2], os.O_WRONLY)
+ready_r, ready_w = os.pipe()
 kids = []
 for letter in b"abcd":
     pid = os.fork()
     if pid == 0:
+        os.close(hold)
         w = os.open(sys.argv[2], os.O_WRONLY)
+        os.write(ready_w, b".")
         for _ in range(250): os.write(w, bytes([letter]) * 4096)
         os._exit(0)
     kids.append(pid)
+os.close(ready_w)
+ready = b""
+while len(ready) < 4: ready += os.read(ready_r, 4)
+os.close(hold)
 os.set_blocking(r, True)
 data = b""
 while len(data) < 4 * 250 * 4096:

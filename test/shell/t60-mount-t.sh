@@ -151,7 +151,7 @@ check "a line goes vm1 -> vm2 and one vm2 -> vm1 through the area's channel" \
 intervmfs status --memsections "$REGION" > "$WORK/areas.txt"
 check "status shows area 7, its owner vm1 and both mappings" \
   bash -c "grep -q '^area 7: 8 MiB .*owner vm1' '$WORK/areas.txt' && grep -q '^    vm1: attached' '$WORK/areas.txt' && grep -q '^    vm2: attached' '$WORK/areas.txt'"
-mount -t fuse.intervmfs "$REGION" "$C" -o "area=7,peer=vm3,area-size=4M" 2> "$WORK/size.err"; rc=$?
+mount -t fuse.intervmfs "$REGION" "$C" -o "area=7,peer=vm3,area-size=4M,log=$WORK/v3.log" 2> "$WORK/size.err"; rc=$?
 check "a different area size is refused through mount(8), naming both sizes (status $rc)" \
   bash -c "[ $rc -ne 0 ] && grep -q 'created with a size of 8 MiB (by vm1); vm3 asked for 4 MiB' '$WORK/size.err' && ! grep -qs ' $C ' /proc/mounts"
 PID_V1=$(daemon_pid "$V1") PID_V2=$(daemon_pid "$V2")

@@ -74,7 +74,8 @@ export interface AreaAttachOptions {
  */
 export async function attachArea(reg: AreaRegistry, o: AreaAttachOptions, host: string, pid: number): Promise<AreaAttachResult> {
   const request: AreaAttachRequest = { ...o, host, pid, nowMs: Date.now() };
-  const holder = (await watchPeers(reg, reg.areas().filter((a) => a.id === o.id && !a.corrupt))).last.get(peerKey(o.id, o.peer));
+  // Only our name's holder is watched: a mount next to live peers does not wait.
+  const holder = (await watchPeers(reg, reg.areas().filter((a) => a.id === o.id && !a.corrupt), o.peer)).last.get(peerKey(o.id, o.peer));
   if (holder && !holder.alive) request.takeOverHeartbeat = holder.heartbeat;
   try {
     return reg.attach({ ...request, nowMs: Date.now() });
@@ -90,14 +91,14 @@ export interface LivePeer extends AreaPeer {
 
 const peerKey = (area: number, name: string) => `${area}/${name}`;
 
-/** The mappings of `areas`, watched for the liveness period: each with whether its heartbeat moved. */
-export async function watchPeers(reg: AreaRegistry, areas: AreaInfo[]): Promise<{ last: Map<string, LivePeer>; alive: LivePeer[] }> {
+/** The mappings of `areas` (of the peer `only`, if given), watched for the liveness period: each with whether its heartbeat moved. */
+export async function watchPeers(reg: AreaRegistry, areas: AreaInfo[], only?: string): Promise<{ last: Map<string, LivePeer>; alive: LivePeer[] }> {
   const ids = new Set(areas.map((a) => a.id));
   const read = (): (Beat & AreaPeer & { area: number })[] =>
     reg
       .areas()
       .filter((a) => ids.has(a.id) && !a.corrupt)
-      .flatMap((a) => a.peers.map((p) => ({ ...p, area: a.id, key: peerKey(a.id, p.name), attached: true })));
+      .flatMap((a) => a.peers.filter((p) => only === undefined || p.name === only).map((p) => ({ ...p, area: a.id, key: peerKey(a.id, p.name), attached: true })));
   const { alive, last } = await watchHeartbeats(read);
   const peers = new Map<string, LivePeer>();
   for (const [key, b] of last) {

@@ -12,7 +12,7 @@ import path from 'path';
 import type FuseType from 'fuse-native';
 import { FuseHooks, Memsections, NotifyMode } from '../native';
 import { tracer } from '../trace/tracer';
-import { asUserError, UserError } from '../errors';
+import { UserError } from '../errors';
 import { Logger } from '../log';
 import { Directory } from '../fs/directory';
 import { buildOperations } from '../fs/operations';
@@ -73,7 +73,8 @@ export function mountSource(spec: MemsectionSpec): string {
 
 /** Refuses to claim a side that a live daemon serves (its heartbeat moves). */
 async function checkSideFree(ms: Memsections, side: Side): Promise<void> {
-  const { alive, last } = await watchHeartbeats(() => sideBeats(ms));
+  // Only our side is watched: mounting beside a live peer does not wait.
+  const { alive, last } = await watchHeartbeats(() => sideBeats(ms).filter((b) => b.key === side));
   const s = last.get(side)!;
   if (alive.has(side)) {
     throw new UserError(
@@ -104,7 +105,6 @@ function checkMountpoint(mountpoint: string): void {
 }
 
 export class Daemon {
-  private ms?: Memsections;
   private sides: ServedSide[] = [];
   private area?: AreaMount;
   private fuse?: FuseType;
@@ -123,7 +123,6 @@ export class Daemon {
   private async startSide(side: Side): Promise<{ namespace: Namespace; hooks: FuseHooks; label: Record<string, unknown> }> {
     const { opts } = this;
     const ms = openMemsections(opts.spec);
-    this.ms = ms;
     const served = new ServedSide(ms, side === 'a' ? 0 : 1, {}, opts.log);
     this.sides = [served];
     await checkSideFree(ms, side);
@@ -150,7 +149,7 @@ export class Daemon {
   }
 
   private loopEnded(): boolean {
-    return this.area ? this.area.router.fuseLoopEnded() : (this.ms?.fuseLoopEnded() ?? false);
+    return this.area ? this.area.router.fuseLoopEnded() : (this.sides[0]?.ms.fuseLoopEnded() ?? false);
   }
 
   async start(): Promise<void> {

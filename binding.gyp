@@ -1,9 +1,11 @@
 {
   "targets": [
     {
-      "target_name": "intervmfs",
+      # Everything but the entry point, compiled once for both addons below.
+      "target_name": "intervmfs_core",
+      "type": "static_library",
       "sources": [
-        "native/addon.cc",
+        "native/side.cc",
         "native/engine/fifo_engine.cc",
         "native/engine/wake_word.cc",
         "native/fuse_glue.cc",
@@ -13,15 +15,27 @@
         "native/notifier.cc",
         "native/doorbell.cc",
         "native/doorbell_server.cc",
-        "native/addon_doorbell_server.cc",
         "native/area_registry.cc",
         "native/area_router.cc",
+        "native/doorbell_hub.cc",
+        "native/addon_memsections.cc",
+        "native/addon_table.cc",
         "native/addon_areas.cc",
-        "native/doorbell_hub.cc"
+        "native/addon_doorbell_server.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       # libfuse's headers only (struct fuse_file_info for the hooks); libfuse
       # itself is called through the pointers fuse-native hands over.
+      "include_dirs": ["<!(node -e \"require('fuse-shared-library/include')\")"],
+      # -fPIC: linked into the shared objects below.
+      "cflags_cc": ["-std=c++20", "-O2", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"]
+    },
+    {
+      # The addon the package ships.
+      "target_name": "intervmfs",
+      "sources": ["native/addon.cc"],
+      "dependencies": ["intervmfs_core", "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "include_dirs": ["<!(node -e \"require('fuse-shared-library/include')\")"],
       "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"]
@@ -41,5 +55,24 @@
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "ldflags": ["-Wl,-rpath,'$$ORIGIN/../../node_modules/fuse-native/build/Release'"]
     }
+  ],
+  "variables": {"intervmfs_test%": 0},
+  "conditions": [
+    ["intervmfs_test==1", {
+      "targets": [
+        {
+          # The unit tests' addon: the same, plus the engine harness that runs
+          # requests on threads of their own (addon_engine_harness.h). Built only
+          # with --intervmfs_test=1, which scripts/build-native.js passes in a
+          # checkout; never packed (scripts/prebuilds.js packs intervmfs.node).
+          "target_name": "intervmfs_test",
+          "sources": ["native/addon.cc", "native/addon_engine_harness.cc"],
+          "dependencies": ["intervmfs_core", "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+          "include_dirs": ["<!(node -e \"require('fuse-shared-library/include')\")"],
+          "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+          "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64", "IVFS_TEST_HARNESS"]
+        }
+      ]
+    }]
   ]
 }

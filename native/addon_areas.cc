@@ -1,5 +1,6 @@
 #include "addon_areas.h"
 
+#include "addon_args.h"
 #include "addon_errors.h"
 #include "area_registry.h"
 #include "area_router.h"
@@ -10,19 +11,11 @@
 namespace ivfs {
 namespace {
 
-// Checked argument readers: a wrong type is a TypeError naming the argument.
-uint32_t u32_arg(const Napi::CallbackInfo &info, size_t i, const char *what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().Uint32Value();
-}
-double number_arg(const Napi::CallbackInfo &info, size_t i, const char *what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().DoubleValue();
-}
-std::string string_arg(const Napi::CallbackInfo &info, size_t i, const char *what) {
-  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
-}
+// Tags on the handles this file gives out, so that a handle of another kind
+// (or another addon's) is a TypeError and never cast to the wrong type.
+constexpr napi_type_tag kRegionTag = {0x6976667265670000ull, 0x726567696f6e0001ull};
+constexpr napi_type_tag kHubTag = {0x6976666875620000ull, 0x6875620000000001ull};
+constexpr napi_type_tag kHooksTag = {0x6976666873000000ull, 0x686f6f6b73000001ull};
 
 Napi::Object area_object(Napi::Env env, const AreaInfo &a) {
   Napi::Object o = Napi::Object::New(env);
@@ -91,7 +84,7 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
   }
 
   explicit AreaRegistryWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<AreaRegistryWrap>(info) {
-    std::string path = string_arg(info, 0, "region");
+    std::string path = args::string(info, 0, "region");
     try {
       reg_ = std::make_unique<AreaRegistry>(path);
     } catch (const SetError &e) {
@@ -114,7 +107,7 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
   }
 
   static Napi::Value Format(const Napi::CallbackInfo &info) {
-    std::string path = string_arg(info, 0, "region");
+    std::string path = args::string(info, 0, "region");
     bool force = info[1].ToBoolean().Value();
     guarded(info.Env(), [&] {
       AreaRegistry::format(path, force);
@@ -123,10 +116,10 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
     return info.Env().Undefined();
   }
   static Napi::Value IsAreaRegion(const Napi::CallbackInfo &info) {
-    return Napi::Boolean::New(info.Env(), AreaRegistry::is_area_region(string_arg(info, 0, "region")));
+    return Napi::Boolean::New(info.Env(), AreaRegistry::is_area_region(args::string(info, 0, "region")));
   }
   static Napi::Value ValidPeerName(const Napi::CallbackInfo &info) {
-    return Napi::Boolean::New(info.Env(), AreaRegistry::valid_peer_name(string_arg(info, 0, "name")));
+    return Napi::Boolean::New(info.Env(), AreaRegistry::valid_peer_name(args::string(info, 0, "name")));
   }
   Napi::Value RegionSize(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), double(reg(info.Env()).region_size())); }
   Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), double(reg(info.Env()).version())); }
@@ -172,7 +165,7 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
   Napi::Value Detach(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     guarded(env, [&] {
-      reg(env).detach(u32_arg(info, 0, "area index"), u32_arg(info, 1, "peer slot"), u32_arg(info, 2, "epoch"));
+      reg(env).detach(args::uint32(info, 0, "area index"), args::uint32(info, 1, "peer slot"), args::uint32(info, 2, "epoch"));
       return 0;
     });
     return env.Undefined();
@@ -180,13 +173,13 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
 
   Napi::Value Heartbeat(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    return Napi::Boolean::New(env, reg(env).heartbeat(u32_arg(info, 0, "area index"), u32_arg(info, 1, "peer slot"), u32_arg(info, 2, "epoch")));
+    return Napi::Boolean::New(env, reg(env).heartbeat(args::uint32(info, 0, "area index"), args::uint32(info, 1, "peer slot"), args::uint32(info, 2, "epoch")));
   }
 
   Napi::Value Remove(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     guarded(env, [&] {
-      reg(env).remove(u32_arg(info, 0, "area ID"), uint64_t(number_arg(info, 1, "registry version")));
+      reg(env).remove(args::uint32(info, 0, "area ID"), uint64_t(args::number(info, 1, "registry version")));
       return 0;
     });
     return env.Undefined();
@@ -195,7 +188,9 @@ class AreaRegistryWrap : public Napi::ObjectWrap<AreaRegistryWrap> {
   // region(): a handle on the mapped region, for Memsections(region, offset, length).
   Napi::Value Region(const Napi::CallbackInfo &info) {
     region_ = reg(info.Env()).region();
-    return Napi::External<std::shared_ptr<const Mapping>>::New(info.Env(), &region_);
+    auto handle = Napi::External<std::shared_ptr<const Mapping>>::New(info.Env(), &region_);
+    handle.TypeTag(&kRegionTag);
+    return handle;
   }
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
@@ -224,12 +219,14 @@ class AreaRouterWrap : public Napi::ObjectWrap<AreaRouterWrap> {
   // add(peer, hooks): hooks is a Memsections' fuseHooks() external.
   Napi::Value Add(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    std::string peer = string_arg(info, 0, "peer");
-    if (!info[1].IsExternal()) throw Napi::TypeError::New(env, "hooks must be the fuseHooks() of a Memsections");
+    std::string peer = args::string(info, 0, "peer");
+    if (!info[1].IsExternal() || !info[1].As<Napi::External<struct fuse_native_hooks>>().CheckTypeTag(&kHooksTag)) {
+      throw Napi::TypeError::New(env, "hooks must be the fuseHooks() of a Memsections");
+    }
     auto *sub = info[1].As<Napi::External<struct fuse_native_hooks>>().Data();
     return Napi::Boolean::New(env, router_->add(peer, sub));
   }
-  Napi::Value FuseHooks(const Napi::CallbackInfo &info) { return Napi::External<struct fuse_native_hooks>::New(info.Env(), router_->hooks()); }
+  Napi::Value FuseHooks(const Napi::CallbackInfo &info) { return hooks_handle(info.Env(), router_->hooks()); }
   Napi::Value FuseLoopEnded(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), router_->loop_ended()); }
 
   AreaRouter *router_;  // never freed: libfuse's threads may call it after unmount
@@ -249,9 +246,9 @@ class DoorbellHubWrap : public Napi::ObjectWrap<DoorbellHubWrap> {
                        });
   }
   explicit DoorbellHubWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DoorbellHubWrap>(info) {
-    std::string first = string_arg(info, 0, "doorbell path");
+    std::string first = args::string(info, 0, "doorbell path");
     try {
-      std::shared_ptr<Doorbell> d(info.Length() > 1 ? Doorbell::vfio(first, string_arg(info, 1, "PCI address")) : Doorbell::ring_only(first));
+      std::shared_ptr<Doorbell> d(info.Length() > 1 ? Doorbell::vfio(first, args::string(info, 1, "PCI address")) : Doorbell::ring_only(first));
       hub_ = std::make_shared<std::shared_ptr<DoorbellHub>>(std::make_shared<DoorbellHub>(d));
     } catch (const SetError &e) {
       throw set_error(info.Env(), e);
@@ -269,11 +266,13 @@ class DoorbellHubWrap : public Napi::ObjectWrap<DoorbellHubWrap> {
     Doorbell &d = *hub(info.Env()).doorbell();
     if (!d.can_wait()) throw Napi::Error::New(info.Env(), "a ring-only doorbell cannot be tested");
     d.ring(d.own_id());
-    return Napi::Boolean::New(info.Env(), d.wait(int(u32_arg(info, 0, "timeout"))));
+    return Napi::Boolean::New(info.Env(), d.wait(int(args::uint32(info, 0, "timeout"))));
   }
   Napi::Value Handle(const Napi::CallbackInfo &info) {
     hub(info.Env());
-    return Napi::External<std::shared_ptr<DoorbellHub>>::New(info.Env(), hub_.get());
+    auto handle = Napi::External<std::shared_ptr<DoorbellHub>>::New(info.Env(), hub_.get());
+    handle.TypeTag(&kHubTag);
+    return handle;
   }
   // The sets that use it keep it until they close; this only lets go of ours.
   Napi::Value Close(const Napi::CallbackInfo &info) {
@@ -285,15 +284,25 @@ class DoorbellHubWrap : public Napi::ObjectWrap<DoorbellHubWrap> {
 
 }  // namespace
 
+Napi::Value hooks_handle(Napi::Env env, struct fuse_native_hooks *hooks) {
+  auto handle = Napi::External<struct fuse_native_hooks>::New(env, hooks);
+  handle.TypeTag(&kHooksTag);
+  return handle;
+}
+
 std::shared_ptr<const Mapping> shared_region_arg(const Napi::Value &handle) {
-  if (!handle.IsExternal()) throw Napi::TypeError::New(handle.Env(), "expected an AreaRegistry's region()");
+  if (!handle.IsExternal() || !handle.As<Napi::External<std::shared_ptr<const Mapping>>>().CheckTypeTag(&kRegionTag)) {
+    throw Napi::TypeError::New(handle.Env(), "expected an AreaRegistry's region()");
+  }
   auto *p = handle.As<Napi::External<std::shared_ptr<const Mapping>>>().Data();
   if (!p || !*p) throw Napi::Error::New(handle.Env(), "area registry is closed");
   return *p;
 }
 
 std::shared_ptr<DoorbellHub> doorbell_hub_arg(const Napi::Value &handle) {
-  if (!handle.IsExternal()) throw Napi::TypeError::New(handle.Env(), "expected a DoorbellHub's handle()");
+  if (!handle.IsExternal() || !handle.As<Napi::External<std::shared_ptr<DoorbellHub>>>().CheckTypeTag(&kHubTag)) {
+    throw Napi::TypeError::New(handle.Env(), "expected a DoorbellHub's handle()");
+  }
   std::shared_ptr<DoorbellHub> *p = handle.As<Napi::External<std::shared_ptr<DoorbellHub>>>().Data();
   if (!p || !*p) throw Napi::Error::New(handle.Env(), "doorbell hub is closed");
   return *p;

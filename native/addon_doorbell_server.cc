@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "addon_args.h"
 #include "addon_doorbell_server.h"
 #include "addon_errors.h"
 #include "doorbell_server.h"
@@ -19,11 +20,13 @@ class DoorbellServerWrap : public Napi::ObjectWrap<DoorbellServerWrap> {
  public:
   explicit DoorbellServerWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DoorbellServerWrap>(info) {
     Napi::Env env = info.Env();
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "intervmfs-doorbell-server", 0, 1);
+    std::string socket_path = args::string(info, 0, "socketPath"), shm_path = args::string(info, 1, "shmPath");
+    uint32_t vectors = args::uint32(info, 2, "vectors");
+    tsfn_ = Napi::ThreadSafeFunction::New(env, args::function(info, 3, "onEvent"), "intervmfs-doorbell-server", 0, 1);
     Napi::ThreadSafeFunction tsfn = tsfn_;
     try {
       server_ = std::make_unique<DoorbellServer>(
-          info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Number>().Uint32Value(),
+          socket_path, shm_path, vectors,
           [tsfn](const std::string &kind, int64_t id, const std::string &detail) mutable {
             tsfn.BlockingCall([kind, id, detail](Napi::Env env, Napi::Function js) {
               js.Call({Napi::String::New(env, kind), Napi::Number::New(env, double(id)), Napi::String::New(env, detail)});

@@ -1,6 +1,5 @@
 // A side's open counts in a channel entry: the one place they change, for
-// the FIFO engine and for the addon's ring-level entry point the unit tests
-// use. Each side writes only its own words (side_open[side], readers_open of
+// the FIFO engine. Each side writes only its own words (side_open[side], readers_open of
 // the ring it consumes, writers_open of the ring it produces).
 #pragma once
 

@@ -28,14 +28,14 @@ function step(title, command, args, cwd) {
   }
 }
 
-function nodeGyp(cwd) {
+function nodeGyp(cwd, extra = []) {
   const headers = path.join(nodedir, 'include', 'node', 'node_api.h');
   if (!fs.existsSync(headers)) {
     process.stderr.write(`intervmfs install: Node headers not found at ${headers}; install the nodejs development headers\n`);
     process.exit(1);
   }
   step(`compile native code in ${path.relative(root, cwd) || '.'}`, path.join(bin, 'node-gyp'),
-    ['rebuild', `--nodedir=${nodedir}`], cwd);
+    ['rebuild', `--nodedir=${nodedir}`, ...extra], cwd);
 }
 
 function linkCli() {
@@ -72,7 +72,8 @@ function buildFromSource() {
   fs.rmSync(path.join(fuseNative, 'prebuilds'), { recursive: true, force: true });
   fs.rmSync(path.join(fuseNative, 'build'), { recursive: true, force: true });
   nodeGyp(fuseNative);
-  nodeGyp(root);
+  // In a checkout, also the unit tests' build of the addon (binding.gyp).
+  nodeGyp(root, prebuilds.isCheckout() ? ['--intervmfs_test=1'] : []);
   checkLoads();
 }
 

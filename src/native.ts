@@ -67,20 +67,6 @@ export interface TableResult {
 export type NotifyMode = 'futex' | 'poll' | 'doorbell';
 export const NOTIFY_MODES: NotifyMode[] = ['futex', 'poll', 'doorbell'];
 
-/** Indices into the Float64Array filled by endpointState(). */
-export const enum Endpoint {
-  InFill = 0,
-  WritersOpen = 1,
-  WriterOpens = 2,
-  EofMark = 3,
-  OutSpace = 4,
-  ReadersOpen = 5,
-  ReaderOpens = 6,
-  EpipeMark = 7,
-  PeerAttached = 8,
-  Length = 9,
-}
-
 export interface EngineOptions {
   /** Spin this many microseconds on the wake word before sleeping (opt-in). */
   spinUs?: number;
@@ -137,30 +123,7 @@ export interface Memsections {
   setChannelAttributes(name: string, change: { mode?: number; uid?: number; gid?: number }, nowMs: number): Promise<TableResult>;
   /** When a channel was last made or removed: the directory's modification time. */
   tableChangedMs(): number;
-  sweep(): Promise<TableResult>;
-  /** Bytes copied from the inbound ring into buf (0 when empty), or -EIO. */
-  consume(slot: number, generation: number, buf: Buffer, length: number): number;
-  /** Bytes copied from buf into the outbound ring (0 when fewer than minLength fit), or -EIO. */
-  produce(slot: number, generation: number, buf: Buffer, length: number, minLength: number): number;
-  endpointState(slot: number, generation: number, out: Float64Array): boolean;
-  adjustOpen(slot: number, generation: number, reading: boolean, writing: boolean, delta: 1 | -1): boolean;
-  markEnd(slot: number, generation: number, eofMark: number | undefined, epipeMark: number | undefined): boolean;
-  // The FIFO engine. The daemon gives fuseHooks() to fuse-native, which then
-  // serves open, read, write, release and poll natively; the engine* calls
-  // reach the same engine from JavaScript (unit tests).
-  /** A descriptor handle (> 0) or a negative errno. */
-  engineOpen(slot: number, generation: number, flags: number): number;
-  engineOpen(name: string, flags: number): number;
-  engineRelease(handle: number): number;
-  /** What FUSE flush (close(2) begun, release still to come) does to a descriptor. */
-  engineFlush(handle: number): number;
-  /** Runs the request on a thread of its own, as libfuse would; returns an id for engineInterrupt. */
-  engineRead(handle: number, buf: Buffer, length: number, flags: number, onDone: (result: number) => void): number;
-  engineWrite(handle: number, buf: Buffer, length: number, flags: number, onDone: (result: number) => void): number;
-  /** What FUSE_INTERRUPT does to a request of engineRead/engineWrite. */
-  engineInterrupt(id: number): void;
-  /** poll(2) events of a descriptor; `arm` asks the peer to ring on its next progress. */
-  enginePoll(handle: number, arm: boolean): number;
+  /** Requests sleeping in the engine, descriptors open and its counters; null before attach. */
   engineState(): EngineState | null;
   /** The peer died without detaching: our readers end (EOF once drained), our writers get EPIPE. */
   setPeerDead(dead: boolean): void;
@@ -183,8 +146,8 @@ export interface Memsections {
   useDoorbellHub(hub: ReturnType<DoorbellHub['handle']>): void;
   /** Rings our own id; whether the interrupt arrived within timeoutMs (blocks). */
   testDoorbell(timeoutMs: number): boolean;
-  /** Starts the notifier thread: rings of our bell wake the engine's waiters (and call onRing, if given). */
-  startNotifier(mode: NotifyMode, onRing?: () => void): void;
+  /** Starts the notifier thread, in attach's notify mode: rings of our bell wake the engine's waiters (and call onRing, if given). */
+  startNotifier(onRing?: () => void): void;
   stopNotifier(): void;
   close(): void;
 }
@@ -351,6 +314,7 @@ interface Addon {
 /** Root of the package (where binding.gyp lives), from dist/src or src. */
 export const packageRoot = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
 
-// INTERVMFS_ADDON: another build of the same addon, for the sanitizer run
+// INTERVMFS_ADDON: another build of the same addon: the unit tests' build
+// with the engine harness (binding.gyp's intervmfs_test), or the sanitizer's
 // (scripts/sanitize.sh).
 export const addon: Addon = require(process.env.INTERVMFS_ADDON ?? path.join(packageRoot, 'build', 'Release', 'intervmfs.node'));

@@ -11,7 +11,8 @@ stage() {
   echo "=== $name"
   if "$@"; then results+=("passed  $name"); else results+=("FAILED  $name"); status=1; fi
 }
-stage "unit tests" npx mocha 'dist/test/unit/**/*.test.js'
+# The unit tests run on the test build of the addon, which adds the engine harness.
+stage "unit tests" env INTERVMFS_ADDON="$PWD/build/Release/intervmfs_test.node" npx mocha 'dist/test/unit/**/*.test.js'
 stage "integration tests" npx mocha --timeout 60000 'dist/test/integration/**/*.test.js'
 stage "FIFO conformance" npx mocha --timeout 60000 'dist/test/conformance/**/*.test.js'
 stage "shell transfer tests" bash test/shell/run.sh

@@ -34,7 +34,7 @@ export class ServedSide {
       },
     });
     this.attached = true;
-    ms.startNotifier(notify, tracer.enabled ? () => tracer.add('wakeup', 0) : undefined);
+    ms.startNotifier(tracer.enabled ? () => tracer.add('wakeup', 0) : undefined);
     ms.heartbeat();
     return this.epoch;
   }

@@ -9,6 +9,7 @@ import { UserError } from '../../src/errors';
 import { formatMemsections } from '../../src/memsections/format';
 import { locateMemsections, MemsectionSpec } from '../../src/memsections/locate';
 import { openMemsections } from '../../src/memsections/open';
+import { EngineSide, O_NONBLOCK, O_RDWR } from './engine-side';
 import { L, pread, pwrite, rejected, SIDE_A, SIDE_B, SMALL, thrown, useScratch, writeU32 } from './helpers';
 
 const folderSpec = (dir: string): MemsectionSpec => locateMemsections(dir, { forFormat: true });
@@ -153,21 +154,23 @@ describe('format', () => {
       a.attach(SIDE_A, 'poll', process.pid, 'a', Date.now());
       b.attach(SIDE_B, 'poll', process.pid, 'b', Date.now());
       const { slot, generation } = await a.createChannel('duplex', 0o600, 0, 0, Date.now());
+      const ch = { slot, generation, name: 'duplex' };
+      const A = new EngineSide(a);
+      const B = new EngineSide(b);
+      const fa = A.open(ch, O_RDWR | O_NONBLOCK);
+      const fb = B.open(ch, O_RDWR | O_NONBLOCK);
 
       const there = Buffer.from('from a to b, through data0');
       const back = Buffer.from('from b to a, through data1');
-      expect(a.produce(slot, generation, there, there.length, there.length)).to.equal(there.length);
-      expect(b.produce(slot, generation, back, back.length, back.length)).to.equal(back.length);
+      expect(await A.writeAsync(fa, there)).to.equal(there.length);
+      expect(await B.writeAsync(fb, back)).to.equal(back.length);
 
       // The bytes sit where the header says each data section starts.
       expect(pread(region, g.data0Offset + slot * g.ringSize, there.length)).to.deep.equal(there);
       expect(pread(region, g.data1Offset + slot * g.ringSize, back.length)).to.deep.equal(back);
 
-      const got = Buffer.alloc(64);
-      expect(b.consume(slot, generation, got, got.length)).to.equal(there.length);
-      expect(got.subarray(0, there.length)).to.deep.equal(there);
-      expect(a.consume(slot, generation, got, got.length)).to.equal(back.length);
-      expect(got.subarray(0, back.length)).to.deep.equal(back);
+      expect((await B.readAsync(fb, 64)).data).to.deep.equal(there);
+      expect((await A.readAsync(fa, 64)).data).to.deep.equal(back);
     });
 
     it('refuses a region too small for the channels asked, with EIVFS_too-small', () => {

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { addon } from '../../src/native';
 import { silentLogger } from '../../src/log';
 import { Directory } from '../../src/fs/directory';
+import { EngineSide, O_RDONLY, O_RDWR, O_WRONLY } from './engine-side';
 import {
   delay,
   EBUSY,
@@ -133,62 +134,94 @@ describe('channel table', () => {
   describe('an unlinked channel still open', () => {
     let slot: number;
     let generation: number;
+    let ch: { slot: number; generation: number; name: string };
+    let A: EngineSide;
+    let B: EngineSide;
 
     beforeEach(async () => {
       ({ slot, generation } = await peers.a.createChannel('busy', 0o600, 0, 0, 0));
+      ch = { slot, generation, name: 'busy' };
+      A = new EngineSide(peers.a);
+      B = new EngineSide(peers.b);
+    });
+    afterEach(() => {
+      A.stop();
+      B.stop();
     });
 
     const other = () => peers.b.createChannel('other', 0o600, 0, 0, 0);
     const fillOthers = async () => {
       for (let i = 1; i < SMALL.capacity; i++) expect((await peers.b.createChannel(`f${i}`, 0o600, 0, 0, 0)).errno).to.equal(0);
     };
+    const entry = () => peers.a.channels().find((x) => x.slot === slot);
 
-    it('disappears by name at once but keeps its slot while side a holds it open', async () => {
+    it('disappears by name at once but keeps its slot while descriptors of it are open, and they still carry bytes', async () => {
       await fillOthers();
-      expect(peers.a.adjustOpen(slot, generation, true, false, 1)).to.equal(true);
+      const r = A.open(ch, O_RDONLY);
+      const w = B.open(ch, O_WRONLY);
       expect((await peers.b.unlinkChannel('busy')).errno).to.equal(0);
       const c = peers.b.channels().find((x) => x.slot === slot);
       expect(c).to.include({ state: 'unlinked', name: 'busy' });
-      expect(c?.sideOpen).to.deep.equal([1, 0]);
+      expect(c?.sideOpen).to.deep.equal([1, 1]);
       expect(new Directory(peers.b, silentLogger).lookup('busy')).to.equal(undefined);
+      expect(B.openName('busy', O_WRONLY), 'a new open by its name').to.equal(ENOENT);
       // A new name is not given the held slot.
       expect((await other()).errno).to.equal(ENOSPC);
-      // The descriptor still works on it.
-      expect(peers.a.produce(slot, generation, Buffer.from('late'), 4, 4)).to.equal(4);
+      // The descriptors still work on it.
+      expect(await B.writeAsync(w, Buffer.from('late'))).to.equal(4);
+      expect((await A.readAsync(r, 10)).data.toString()).to.equal('late');
     });
 
-    it('frees its slot only when both sides have closed it and a sweep runs', async () => {
+    for (const last of ['a', 'b'] as const) {
+      it(`frees its slot as soon as the last descriptor of both sides is released (the last one on side ${last}), with no sweep asked for`, async () => {
+        await fillOthers();
+        const r = A.open(ch, O_RDONLY);
+        const w = B.open(ch, O_WRONLY);
+        await peers.a.unlinkChannel('busy');
+        const [first, second] = last === 'b' ? [() => A.release(r), () => B.release(w)] : [() => B.release(w), () => A.release(r)];
+
+        expect(first()).to.equal(0);
+        expect((await other()).errno, 'the other side still holds it').to.equal(ENOSPC);
+        expect(entry()?.state).to.equal('unlinked');
+
+        expect(second()).to.equal(0);
+        expect(entry(), 'freed by the release itself').to.equal(undefined);
+        const r2 = await other();
+        expect(r2.errno).to.equal(0);
+        expect(r2.slot).to.equal(slot);
+      });
+    }
+
+    it('keeps its slot while one side holds two descriptors and releases only one', async () => {
       await fillOthers();
-      peers.a.adjustOpen(slot, generation, true, false, 1);
-      peers.b.adjustOpen(slot, generation, false, true, 1);
-      await peers.a.unlinkChannel('busy');
-
-      peers.a.adjustOpen(slot, generation, true, false, -1);
-      await peers.a.sweep();
-      expect((await other()).errno, 'side b still holds it').to.equal(ENOSPC);
-
-      peers.b.adjustOpen(slot, generation, false, true, -1);
-      expect((await other()).errno, 'no sweep yet').to.equal(ENOSPC);
-      expect(peers.a.channels().find((x) => x.slot === slot)?.state).to.equal('unlinked');
-
-      await peers.b.sweep();
-      expect(peers.a.channels().find((x) => x.slot === slot)).to.equal(undefined);
-      const r = await other();
-      expect(r.errno).to.equal(0);
-      expect(r.slot).to.equal(slot);
+      const r1 = A.open(ch, O_RDONLY);
+      const r2 = A.open(ch, O_RDONLY);
+      await peers.b.unlinkChannel('busy');
+      A.release(r1);
+      expect(entry()?.sideOpen).to.deep.equal([1, 0]);
+      expect((await other()).errno).to.equal(ENOSPC);
+      A.release(r2);
+      expect(entry()).to.equal(undefined);
+      expect((await other()).errno).to.equal(0);
     });
 
     it('lets a new channel take its name while the old one drains', async () => {
-      peers.a.adjustOpen(slot, generation, true, true, 1);
+      const old = A.open(ch, O_RDWR);
       await peers.b.unlinkChannel('busy');
       const again = await peers.b.createChannel('busy', 0o600, 0, 0, 0);
       expect(again.errno).to.equal(0);
       expect(again.slot).to.not.equal(slot);
       expect(new Directory(peers.a, silentLogger).lookup('busy')?.slot).to.equal(again.slot);
+      // The name opens the new channel; the old descriptor's bytes stay in the old one.
+      expect(await A.writeAsync(old, Buffer.from('old'))).to.equal(3);
+      const r = B.openName('busy', O_RDONLY);
+      const w = A.openName('busy', O_WRONLY);
+      expect(await A.writeAsync(w, Buffer.from('new'))).to.equal(3);
+      expect((await B.readAsync(r, 10)).data.toString()).to.equal('new');
     });
 
     it('is freed by the detach of the last side holding it', async () => {
-      peers.b.adjustOpen(slot, generation, true, false, 1);
+      B.open(ch, O_RDONLY);
       await peers.a.unlinkChannel('busy');
       expect(peers.a.channels()).to.have.length(1);
       peers.b.detach(); // the daemon of side b stops: its descriptors are gone
@@ -254,10 +287,16 @@ describe('channel table', () => {
       return { errno: r.errno, ms: Date.now() - t0 };
     };
 
-    it('is free again after every operation', async () => {
-      await peers.a.createChannel('x', 0o600, 0, 0, 0);
+    it('is free again after every operation, a release that frees an unlinked channel included', async () => {
+      const x = await peers.a.createChannel('x', 0o600, 0, 0, 0);
+      expect(lockWord()).to.equal(0n);
+      const A = new EngineSide(peers.a);
+      const fd = A.open({ ...x, name: 'x' }, O_RDONLY);
       await peers.b.unlinkChannel('x');
-      await peers.a.sweep();
+      expect(lockWord()).to.equal(0n);
+      expect(peers.a.channels()).to.have.length(1);
+      A.release(fd); // the last descriptor: the release sweeps the table
+      expect(peers.a.channels()).to.deep.equal([]);
       expect(lockWord()).to.equal(0n);
     });
 

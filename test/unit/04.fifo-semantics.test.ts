@@ -125,8 +125,8 @@ function fifoFixture(notify: NotifyMode) {
     fx.A = new EngineSide(fx.peers.a);
     fx.B = new EngineSide(fx.peers.b);
     services.push(fx.A, fx.B);
-    fx.peers.a.startNotifier(notify);
-    fx.peers.b.startNotifier(notify);
+    fx.peers.a.startNotifier();
+    fx.peers.b.startNotifier();
     const r = await fx.peers.a.createChannel('pipe', 0o600, 0, 0, Date.now());
     expect(r.errno).to.equal(0);
     fx.ch = { slot: r.slot, generation: r.generation, name: 'pipe' };

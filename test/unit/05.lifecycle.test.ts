@@ -6,23 +6,33 @@ import path from 'path';
 import { spawnSync } from 'child_process';
 import { expect } from 'chai';
 import { NotifyMode } from '../../src/native';
-import { EngineSide } from './engine-side';
+import { EngineSide, O_RDONLY, O_RDWR, O_WRONLY } from './engine-side';
 import { delay, L, lockOwner, SIDE_A, SIDE_B, useScratch, writeU64 } from './helpers';
 
 const nativeModule = path.resolve(__dirname, '../../src/native');
+const engineSideModule = path.resolve(__dirname, 'engine-side');
+const EPIPE = -32;
+
+/** Resolves once `cond` holds (the test's timeout bounds the wait). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await delay(2);
+}
 
 /**
  * Runs `body` in a fresh Node with `addon` and `paths` (an attached side a
- * and side b, `a` and `b`, over the set) in scope; returns how it ended.
+ * and side b, `a` and `b`, over the set, and `engine`, side a's FIFO engine
+ * as an EngineSide) in scope; returns how it ended.
  */
 function inChild(paths: string[], body: string) {
   const script = `
     const { addon } = require(${JSON.stringify(nativeModule)});
+    const { EngineSide } = require(${JSON.stringify(engineSideModule)});
     const paths = ${JSON.stringify(paths)};
     const a = new addon.Memsections(paths);
     const b = new addon.Memsections(paths);
     a.attach(0, 'poll', process.pid, 'child-a', Date.now());
     const epochB = b.attach(1, 'poll', process.pid, 'child-b', Date.now());
+    const engine = new EngineSide(a);
     const report = (what) => process.stdout.write(JSON.stringify(what) + '\\n');
     (async () => { ${body} })().then(() => process.exit(0), (err) => { report({ failed: String(err) }); process.exit(3); });
   `;
@@ -65,21 +75,36 @@ describe('side lifecycle', () => {
     expect(b.sides()[0].heartbeat).to.equal(before + 2);
   });
 
-  it('forgets the open counts of an earlier mount of the side when it mounts again', async () => {
+  it("forgets the open counts of an earlier mount of the side when it mounts again: the peer's reader ends, its writer gets EPIPE", async () => {
     const { paths } = s.formatted();
     const a = s.open(paths);
     const b = s.open(paths);
-    a.attach(SIDE_A, 'poll', 1, 'a', Date.now());
-    b.attach(SIDE_B, 'poll', 1, 'b', Date.now());
+    // futex: the peer's waiters are woken directly, no notifier thread needed;
+    // a long tick, so a lost wake-up hangs instead of being rescued.
+    a.attach(SIDE_A, 'futex', 1, 'a', Date.now(), { tickMs: 60_000 });
+    b.attach(SIDE_B, 'futex', 1, 'b', Date.now(), { tickMs: 60_000 });
     const { slot, generation } = await a.createChannel('c', 0o600, 0, 0, 0);
-    a.adjustOpen(slot, generation, true, true, 1); // then side a's daemon dies
-    expect(b.channels()[0].sideOpen).to.deep.equal([1, 0]);
+    const ch = { slot, generation, name: 'c' };
+    const A = new EngineSide(a);
+    const B = new EngineSide(b);
+    A.open(ch, O_RDWR); // then side a's daemon dies, this descriptor with it
+    const br = B.open(ch, O_RDONLY);
+    const bw = B.open(ch, O_WRONLY);
+    expect(await B.writeAsync(bw, Buffer.from('x')), 'a reader of side a is attached').to.equal(1);
+    expect(b.channels()[0].sideOpen).to.deep.equal([1, 2]);
+    const reading = B.readAsync(br, 10);
+    await B.untilWaiting(1); // a writer of side a is attached: the reader waits
+
     const again = s.open(paths);
-    again.attach(SIDE_A, 'poll', 2, 'a', Date.now());
+    again.attach(SIDE_A, 'futex', 2, 'a', Date.now());
     const [c] = b.channels();
-    expect(c.sideOpen).to.deep.equal([0, 0]);
+    expect(c.sideOpen).to.deep.equal([0, 2]);
     expect(c.rings[0].writersOpen).to.equal(0);
     expect(c.rings[1].readersOpen).to.equal(0);
+    expect((await reading).n, 'the waiting reader gets end of file').to.equal(0);
+    expect(await B.writeAsync(bw, Buffer.from('y')), 'the writer gets EPIPE').to.equal(EPIPE);
+    B.stop();
+    A.stop();
   });
 
   it('gives a writer on the peer EPIPE when the reading side detaches', async () => {
@@ -110,9 +135,13 @@ describe('side lifecycle', () => {
       b.attach(SIDE_B, mode, process.pid, 'b', Date.now());
       const { slot, generation } = await a.createChannel('c', 0o600, 0, 0, 0);
       const wakeups = { count: 0 };
-      /** The peer makes progress side a may wait for: it rings a's bell. */
-      const peerRings = () => b.adjustOpen(slot, generation, false, false, 1) && b.adjustOpen(slot, generation, false, false, -1);
-      const start = () => a.startNotifier(mode, () => wakeups.count++);
+      const B = new EngineSide(b);
+      /** The peer does what side a may wait for, a reader coming and going: it rings a's bell. */
+      const peerRings = () => {
+        const fd = B.open({ slot, generation, name: 'c' }, O_RDONLY);
+        if (fd <= 0 || B.release(fd) !== 0) throw new Error(`open answered ${fd}`);
+      };
+      const start = () => a.startNotifier(() => wakeups.count++);
       return { a, b, wakeups, peerRings, start };
     }
 
@@ -121,18 +150,16 @@ describe('side lifecycle', () => {
         it('calls back when the peer rings', async () => {
           const sc = await scene(mode);
           sc.start();
-          await delay(100);
+          await delay(100); // the notifier thread is asleep by now
           sc.peerRings();
-          await delay(300);
-          expect(sc.wakeups.count).to.be.at.least(1);
+          await until(() => sc.wakeups.count >= 1); // the test's timeout bounds it
         });
 
         it('does not lose a ring that lands right after startNotifier() returned', async () => {
           const sc = await scene(mode);
           sc.start();
           sc.peerRings(); // e.g. the peer's reader drained the ring just now
-          await delay(400);
-          expect(sc.wakeups.count, 'the ring was lost').to.be.at.least(1);
+          await until(() => sc.wakeups.count >= 1); // a lost ring: the test times out
         });
 
         it('coalesces a burst of rings into one or two callbacks', async () => {
@@ -140,7 +167,8 @@ describe('side lifecycle', () => {
           sc.start();
           await delay(100);
           for (let i = 0; i < 100; i++) sc.peerRings();
-          await delay(300);
+          await until(() => sc.wakeups.count >= 1);
+          await delay(300); // what is not coalesced would come meanwhile
           expect(sc.wakeups.count).to.be.within(1, 2);
         });
 
@@ -150,7 +178,7 @@ describe('side lifecycle', () => {
           await delay(100);
           sc.a.stopNotifier();
           sc.peerRings();
-          await delay(300);
+          await delay(300); // a callback would come meanwhile (the positive tests above see one)
           expect(sc.wakeups.count).to.equal(0);
         });
       });
@@ -166,7 +194,20 @@ describe('side lifecycle', () => {
   describe('a closed instance', function () {
     this.timeout(15_000);
 
-    for (const call of ['a.channels()', "a.createChannel('x', 0o600, 0, 0, 0)", "a.unlinkChannel('x')", 'a.sweep()', 'a.detach()']) {
+    for (const call of [
+      'a.channels()',
+      "a.createChannel('x', 0o600, 0, 0, 0)",
+      "a.unlinkChannel('x')",
+      "a.setChannelAttributes('x', { mode: 0o600 }, 0)",
+      'a.detach()',
+      "engine.open({ slot: 0, generation: 1, name: 'x' }, 0)",
+      "engine.openName('x', 0)",
+      'engine.readAsync(1, 10)',
+      "engine.writeAsync(1, Buffer.from('x'))",
+      'engine.poll(1, true)',
+      'engine.flush(1)',
+      'engine.release(1)',
+    ]) {
       it(`refuses ${call.replace(/\(.*\)/, '()')} with an error instead of crashing the process`, () => {
         const { paths } = s.formatted();
         const r = inChild(
@@ -194,6 +235,24 @@ describe('side lifecycle', () => {
       );
       expect(r.signal, `the process died of ${r.signal}`).to.equal(null);
       expect(r.status, r.stderr).to.equal(0);
+    });
+
+    it('closing while a read waits in the FIFO engine answers it EIO and does not crash the process', () => {
+      const { paths } = s.formatted();
+      const r = inChild(
+        paths,
+        `const made = await a.createChannel('x', 0o600, 0, 0, 0);
+         const ch = { slot: made.slot, generation: made.generation, name: 'x' };
+         new EngineSide(b).open(ch, 1);
+         const fd = engine.open(ch, 0);
+         const read = engine.readAsync(fd, 10);
+         await engine.untilWaiting(1);
+         a.close();
+         report({ read: (await read).n });`,
+      );
+      expect(r.signal, `the process died of ${r.signal}`).to.equal(null);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.include('{"read":-5}');
     });
   });
 

@@ -17,9 +17,14 @@ export const L = addon.layout;
 export interface Arbitrary<T> {
   readonly __type?: T;
 }
+export interface AsyncProperty {
+  readonly __async: true;
+}
 interface FastCheck {
+  assert(property: AsyncProperty, params?: { numRuns?: number; seed?: number }): Promise<void>;
   assert(property: unknown, params?: { numRuns?: number; seed?: number }): void;
   property<T>(arb: Arbitrary<T>, predicate: (value: T) => boolean | void): unknown;
+  asyncProperty<T>(arb: Arbitrary<T>, predicate: (value: T) => Promise<boolean | void>): AsyncProperty;
   integer(constraints: { min: number; max: number }): Arbitrary<number>;
   constant<T>(value: T): Arbitrary<T>;
   constantFrom<T>(...values: T[]): Arbitrary<T>;

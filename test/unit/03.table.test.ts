@@ -8,7 +8,6 @@ import { silentLogger } from '../../src/log';
 import { Directory } from '../../src/fs/directory';
 import { EngineSide, O_RDONLY, O_RDWR, O_WRONLY } from './engine-side';
 import {
-  delay,
   EBUSY,
   EEXIST,
   EINVAL,

@@ -5,13 +5,9 @@
 // a FIFO on either VM would live through.
 import { expect } from 'chai';
 import { NotifyMode } from '../../src/native';
-import { ChannelRef, EngineSide } from './engine-side';
-import { delay, L, pattern, Peers, ringStateOffset, Scratch, stateAfter, useScratch, writeU64 } from './helpers';
+import { ChannelRef, EnginePair, EngineSide, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, useEnginePair } from './engine-side';
+import { L, pattern, ringStateOffset, stateAfter, writeU64 } from './helpers';
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_NONBLOCK = 0o4000;
 
 const EINTR = -4;
 const EIO = -5;
@@ -52,7 +48,7 @@ async function readExactly(svc: EngineSide, fd: number, total: number, chunk: nu
  * that of the other: two sleeps end in all (a herd would end three).
  * Returns how many times side b's bell was rung meanwhile.
  */
-async function ownChannelAlone(fx: FifoFixture): Promise<number> {
+async function ownChannelAlone(fx: EnginePair): Promise<number> {
   const { A, B, ch, peers } = fx;
   const made = await peers.a.createChannel('other', 0o600, 0, 0, Date.now());
   const other: ChannelRef = { slot: made.slot, generation: made.generation, name: 'other' };
@@ -80,7 +76,7 @@ async function ownChannelAlone(fx: FifoFixture): Promise<number> {
  * A reader waits on side b for a writer of side a; side a's mount ends
  * cleanly (detach): the reader gets end of file, woken by the detach.
  */
-async function endsWhenWritingSideDetaches(fx: FifoFixture): Promise<void> {
+async function endsWhenWritingSideDetaches(fx: EnginePair): Promise<void> {
   const { A, B, ch, peers } = fx;
   const r = B.open(ch, O_RDONLY);
   A.open(ch, O_WRONLY);
@@ -90,51 +86,13 @@ async function endsWhenWritingSideDetaches(fx: FifoFixture): Promise<void> {
   expect((await pending).n, 'end of file').to.equal(0);
 }
 
-/** Two mounted sides of one fresh set and a channel "pipe" between them. */
-interface FifoFixture {
-  peers: Peers;
-  A: EngineSide;
-  B: EngineSide;
-  ch: ChannelRef;
-  control: string;
-  ringSize: number;
-  scratch: Scratch;
-  services: EngineSide[];
-}
-
-function fifoFixture(notify: NotifyMode) {
-  const fx = {} as FifoFixture;
-  const services: EngineSide[] = [];
-  // Registered before useScratch's hook, so it runs first: requests still
-  // waiting when a test fails are answered before the sets are closed.
-  afterEach(() => {
-    for (const svc of services.splice(0)) svc.stop();
-  });
-  const s = useScratch();
-  fx.scratch = s;
-  fx.services = services;
-  beforeEach(async () => {
-    const set = s.formatted();
-    fx.control = set.paths[0];
-    fx.ringSize = set.geometry.ringSize;
-    // A long grace for readers inside close(): the scenes decide when releases come.
-    // A long tick: a request whose wake-up is lost hangs (and the test
-    // times out) instead of being rescued by its next periodic re-check.
-    // Traced: the engine counts its sleeps, which a scene may compare.
-    fx.peers = s.peers(set.paths, notify, { closingWaitMs: 60_000, tickMs: 60_000, trace: true });
-    fx.A = new EngineSide(fx.peers.a);
-    fx.B = new EngineSide(fx.peers.b);
-    services.push(fx.A, fx.B);
-    fx.peers.a.startNotifier();
-    fx.peers.b.startNotifier();
-    const r = await fx.peers.a.createChannel('pipe', 0o600, 0, 0, Date.now());
-    expect(r.errno).to.equal(0);
-    fx.ch = { slot: r.slot, generation: r.generation, name: 'pipe' };
-    // No warm-up: a notifier reads its bell before its thread starts
-    // (native/notifier.cc), so a ring that lands right after
-    // startNotifier returns is not lost.
-  });
-  return fx;
+/**
+ * Two mounted sides of one fresh set and a channel "pipe" between them. A
+ * long grace for readers inside close(): the scenes decide when releases
+ * come. Traced: the engine counts its sleeps, which a scene may compare.
+ */
+function fifoFixture(notify: NotifyMode): EnginePair {
+  return useEnginePair({ notify, engine: { closingWaitMs: 60_000, trace: true } });
 }
 
 describe('FIFO semantics between the two sides', function () {
@@ -326,7 +284,7 @@ describe('FIFO semantics between the two sides', function () {
       const peers = fx.scratch.peers(fx.scratch.formatted().paths, 'futex', { closingWaitMs: 50 });
       const A2 = new EngineSide(peers.a);
       const B2 = new EngineSide(peers.b);
-      fx.services.push(A2, B2);
+      fx.sides.push(A2, B2);
       const made = await peers.a.createChannel('grace', 0o600, 0, 0, Date.now());
       const ch2 = { slot: made.slot, generation: made.generation, name: 'grace' };
       const r = B2.open(ch2, O_RDONLY);

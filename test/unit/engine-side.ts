@@ -172,6 +172,8 @@ export interface EnginePair {
   corrupt: [string, number, number, string][];
   /** A second channel of the same set, made on demand. */
   channel(name: string): Promise<ChannelRef>;
+  /** Engines whose waiting requests are answered after the test (A, B, and any a test adds). */
+  sides: EngineSide[];
 }
 
 export interface EnginePairOptions {
@@ -204,6 +206,7 @@ export function useEnginePair(options: EnginePairOptions = {}): EnginePair {
   });
   const s = useScratch();
   fx.scratch = s;
+  fx.sides = sides;
   beforeEach(async () => {
     const set = s.formatted(options.capacity ?? SMALL.capacity, options.dataSize ?? SMALL.dataSize);
     fx.paths = set.paths;

@@ -1,4 +1,6 @@
-// The benchmark's results: one row per measured figure, one value per channel.
+// The benchmark's results: one row per measured figure, one value per channel
+// (the median of its rounds), and every round's value.
+import { median } from './stats';
 
 export interface Row {
   /** e.g. "one-shot 4 KiB" */
@@ -7,6 +9,28 @@ export interface Row {
   metric: string;
   better: 'lower' | 'higher';
   values: Record<string, number>;
+  /** Every round's value, by channel, in round order; `values` holds their medians. */
+  rounds?: Record<string, number[]>;
+}
+
+/** Collects a run's rows round by round; rows keep the order of their first value. */
+export class RoundBook {
+  private readonly rows = new Map<string, Row>();
+
+  /** One round's value of one row and channel; returns the row (its `values` are the medians so far). */
+  add(workload: string, metric: string, better: Row['better'], channel: string, value: number): Row {
+    const key = `${workload}\n${metric}`;
+    let row = this.rows.get(key);
+    if (!row) this.rows.set(key, (row = { workload, metric, better, values: {}, rounds: {} }));
+    const rounds = (row.rounds![channel] ??= []);
+    rounds.push(value);
+    row.values[channel] = median(rounds);
+    return row;
+  }
+
+  list(): Row[] {
+    return [...this.rows.values()];
+  }
 }
 
 export const BASELINE = 'kernel FIFO';

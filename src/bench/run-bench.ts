@@ -1,7 +1,8 @@
-// `intervmfs bench` / `npm run bench`: every workload on every channel,
-// interleaved (one run of each channel in turn, round after round) because
-// the machine is shared and noisy; a table with ratios to the kernel FIFO,
-// a JSON file with the machine description, and an SVG chart. The C reference
+// `intervmfs bench` / `npm run bench`: every workload on every channel, in
+// rounds (--rounds, default 5) interleaved across the channels because the
+// machine is shared and noisy; a table of each figure's median over the rounds
+// with its lowest and highest round and its ratio to the kernel FIFO, a JSON
+// file with every round's value and the machine description, and an SVG chart. The C reference
 // (bench/cref.c) runs beside them as the ceiling FUSE sets. A run that fails
 // says which stage on which channel failed and why, and every path out of it
 // stops the peers and daemons and leaves nothing mounted.
@@ -16,7 +17,7 @@ import { BenchFailure, stage } from './failure';
 import { mountsUnder, unmountLazily } from './mounts';
 import { pingPong, PEER, stopPeers, transfer } from './peer';
 import { makePlan } from './plan';
-import { BASELINE, REFERENCE, REFERENCE_NS, Row } from './results';
+import { BASELINE, REFERENCE, REFERENCE_NS, RoundBook } from './results';
 import { median } from './stats';
 import { renderSvg } from './svg';
 import { renderTable } from './table';
@@ -26,6 +27,8 @@ export interface BenchOptions {
   out: string;
   /** The spin of the spin column (mount --spin-us). */
   spinUs: number;
+  /** How many rounds (default: DEFAULT_ROUNDS, with --quick QUICK_ROUNDS). */
+  rounds?: number;
 }
 
 const CLI = path.resolve(__dirname, '../../../bin/intervmfs.js');
@@ -49,7 +52,7 @@ function machine() {
 
 export async function runBench(opts: BenchOptions): Promise<void> {
   if (!fs.existsSync(PEER)) throw new Error(`the peer program is not built (${PEER}); run npm ci`);
-  const plan = makePlan(opts.quick);
+  const plan = makePlan(opts.quick, opts.rounds);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-bench-'));
   const pairs = Math.max(...plan.scaleChannels);
   const channels: Channel[] = [];
@@ -99,83 +102,81 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const notes = Object.fromEntries(channels.flatMap((c) => (c.note ? [[c.name, c.note]] : [])));
     const memStart = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
 
-    // Count the steps for the progress bar.
-    const steps =
-      channels.length * (1 + plan.oneShot.reduce((n, o) => n + o.runs, 0) + 1 + plan.streamWrites.length * plan.streamRuns + plan.scaleChannels.length * plan.scaleRuns);
-    bar = new SingleBar({ format: 'bench [{bar}] {value}/{total} {task}', stream: process.stderr, hideCursor: false, noTTYOutput: true, notTTYSchedule: 5000 });
-    bar.start(steps, 0, { task: 'verifying data' });
-    const step = (task: string) => bar?.increment(1, { task });
+    // Count the steps for the progress bar: the digests, then every round.
+    const perRound = plan.oneShot.reduce((n, o) => n + o.runs, 0) + 1 + plan.streamWrites.length + plan.scaleChannels.length;
+    bar = new SingleBar({ format: 'bench [{bar}] {value}/{total} {duration_formatted} {task}', stream: process.stderr, hideCursor: false, noTTYOutput: true, notTTYSchedule: 5000 });
+    bar.start(channels.length * (1 + plan.rounds * perRound), 0, { task: 'verifying data' });
+    /** One step on one channel: shown while it runs, named in the failure if it fails. */
+    const measure = async <T>(what: string, c: Channel, run: () => Promise<T>): Promise<T> => {
+      bar?.update({ task: `${what}, ${c.name}` });
+      const result = await stage(what, c, run);
+      bar?.increment();
+      return result;
+    };
 
     // Data verified by digest once per channel before anything is timed.
-    for (const c of channels) {
-      await stage('verifying 2 MiB by digest', c, () => transfer(c.pair(0), 2 * 1024 * 1024, 65536, true));
-      step(`verified ${c.name}`);
-    }
+    for (const c of channels) await measure('verifying 2 MiB by digest', c, () => transfer(c.pair(0), 2 * 1024 * 1024, 65536, true));
 
-    const rows: Row[] = [];
-    for (const o of plan.oneShot) {
-      const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-      for (let r = 0; r < o.runs; r++) {
-        for (const c of channels) {
-          const s = await stage(`one-shot ${o.label}, run ${r + 1}/${o.runs}`, c, () => transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20)));
-          samples[c.name].push(Number(s.ns));
-          step(`one-shot ${o.label}, ${c.name}, run ${r + 1}/${o.runs}`);
+    // Round r runs every workload on every channel before round r + 1 starts,
+    // so that a noisy minute of the shared machine lands in one round of every
+    // channel rather than in all rounds of one; each figure is then the median
+    // of its rounds. Each round starts with another channel, so that none is
+    // always the first measured after a pause.
+    const book = new RoundBook();
+    for (let r = 0; r < plan.rounds; r++) {
+      const round = `round ${r + 1}/${plan.rounds}`;
+      const order = channels.map((_, i) => channels[(i + r) % channels.length]);
+      for (const o of plan.oneShot) {
+        const ns: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+        for (let k = 0; k < o.runs; k++) {
+          for (const c of order) {
+            const s = await measure(`${round}: one-shot ${o.label}, run ${k + 1}/${o.runs}`, c, () => transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20)));
+            ns[c.name].push(Number(s.ns));
+          }
+        }
+        const unit = o.size <= 4096 ? 1e3 : 1e6;
+        const ref = REFERENCE_NS[o.label];
+        for (const c of order) {
+          const m = median(ns[c.name]);
+          const row = book.add(`one-shot ${o.label}`, unit === 1e3 ? 'median µs' : 'median ms', 'lower', c.name, m / unit);
+          if (ref) row.values[REFERENCE] = ref / unit;
+          if (o.size >= 64 * 1024 * 1024) {
+            const gbps = book.add(`one-shot ${o.label}`, 'GB/s', 'higher', c.name, o.size / m);
+            if (ref) gbps.values[REFERENCE] = o.size / ref;
+          }
         }
       }
-      const unit = o.size <= 4096 ? 1e3 : 1e6;
-      const values = Object.fromEntries(names.map((n) => [n, median(samples[n]) / unit]));
-      if (REFERENCE_NS[o.label]) values[REFERENCE] = REFERENCE_NS[o.label] / unit;
-      rows.push({ workload: `one-shot ${o.label}`, metric: unit === 1e3 ? 'median µs' : 'median ms', better: 'lower', values });
-      if (o.size >= 64 * 1024 * 1024) {
-        const gbps = Object.fromEntries(names.map((n) => [n, o.size / median(samples[n])]));
-        if (REFERENCE_NS[o.label]) gbps[REFERENCE] = o.size / REFERENCE_NS[o.label];
-        rows.push({ workload: `one-shot ${o.label}`, metric: 'GB/s', better: 'higher', values: gbps });
+
+      const ping = `ping-pong 64 B x${plan.pingCount}`;
+      for (const c of order) {
+        const p = await measure(`${round}: ${ping}`, c, () => pingPong(c.pair(0), plan.pingCount, 64));
+        book.add(ping, 'p50 µs', 'lower', c.name, Number(p.p50) / 1e3);
+        book.add(ping, 'p99 µs', 'lower', c.name, Number(p.p99) / 1e3);
       }
-    }
 
-    const p50: Record<string, number> = {};
-    const p99: Record<string, number> = {};
-    for (const c of channels) {
-      const p = await stage(`ping-pong 64 B x${plan.pingCount}`, c, () => pingPong(c.pair(0), plan.pingCount, 64));
-      p50[c.name] = Number(p.p50) / 1e3;
-      p99[c.name] = Number(p.p99) / 1e3;
-      step(`ping-pong, ${c.name}`);
-    }
-    rows.push({ workload: `ping-pong 64 B x${plan.pingCount}`, metric: 'p50 µs', better: 'lower', values: p50 });
-    rows.push({ workload: `ping-pong 64 B x${plan.pingCount}`, metric: 'p99 µs', better: 'lower', values: p99 });
-
-    for (const w of plan.streamWrites) {
-      const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-      for (let r = 0; r < plan.streamRuns; r++) {
-        for (const c of channels) {
-          const s = await stage(`stream, ${w.label} writes, run ${r + 1}/${plan.streamRuns}`, c, () => transfer(c.pair(0), plan.streamTotal, w.size));
-          samples[c.name].push(plan.streamTotal / (Number(s.ns) / 1e9) / 1e6);
-          step(`streaming ${w.label} writes, ${c.name}`);
+      for (const w of plan.streamWrites) {
+        for (const c of order) {
+          const s = await measure(`${round}: stream, ${w.label} writes`, c, () => transfer(c.pair(0), w.total, w.size));
+          book.add(`stream, ${w.label} writes`, 'MB/s', 'higher', c.name, w.total / (Number(s.ns) / 1e9) / 1e6);
         }
       }
-      rows.push({ workload: `stream, ${w.label} writes`, metric: 'MB/s', better: 'higher', values: Object.fromEntries(names.map((n) => [n, median(samples[n])])) });
-    }
 
-    for (const k of plan.scaleChannels) {
-      const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-      for (let r = 0; r < plan.scaleRuns; r++) {
-        for (const c of channels) {
-          const results = await stage(`${k} channels at once, run ${r + 1}/${plan.scaleRuns}`, c, () =>
-            Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024))),
-          );
+      for (const k of plan.scaleChannels) {
+        const workload = `${k} channel${k > 1 ? 's' : ''} at once, 128 KiB writes`;
+        for (const c of order) {
+          const results = await measure(`${round}: ${workload}`, c, () => Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024))));
           const slowest = Math.max(...results.map((s) => Number(s.ns)));
-          samples[c.name].push((k * plan.scaleTotal) / (slowest / 1e9) / 1e6);
-          step(`${k} channels at once, ${c.name}`);
+          book.add(workload, 'MB/s total', 'higher', c.name, (k * plan.scaleTotal) / (slowest / 1e9) / 1e6);
         }
       }
-      rows.push({ workload: `${k} channel${k > 1 ? 's' : ''} at once, 128 KiB writes`, metric: 'MB/s total', better: 'higher', values: Object.fromEntries(names.map((n) => [n, median(samples[n])])) });
     }
+    const rows = book.list();
     bar.stop();
     bar = undefined;
 
     const memEnd = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
     const columns = [...names, REFERENCE];
-    const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
+    const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${plan.rounds} round${plan.rounds > 1 ? 's' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
     const table = renderTable(rows, columns, notes);
     console.log(title);
     console.log(table);

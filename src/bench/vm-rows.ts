@@ -1,6 +1,7 @@
 // Turns the samples the guests wrote (test/vm/guest-bench.sh, one JSON line
-// each) into the benchmark's rows: medians over every round of a channel.
-import { BASELINE, Row } from './results';
+// each) into the benchmark's rows: each figure the median of a channel's
+// rounds, with every round's value kept (as the host bench's rows).
+import { BASELINE, RoundBook, Row } from './results';
 import { median } from './stats';
 
 export interface VmSample {
@@ -30,16 +31,28 @@ export function vmChannels(samples: VmSample[]): string[] {
   return [BASELINE, ...names.filter((n) => n !== BASELINE).sort()];
 }
 
+/** `n` rounds of each notifier, alternating (test/vm/run.sh's VM_NOTIFIERS). */
+export function notifierRounds(n: number): string {
+  return Array.from({ length: n }, () => 'poll,doorbell').join(',');
+}
+
+/**
+ * A row of `workload`'s samples: a channel's value in a round is the median of
+ * its samples in that round, and its figure the median of its rounds.
+ */
 function rowOf(samples: VmSample[], workload: string, metric: string, better: Row['better'], value: (s: VmSample) => number | undefined): Row | undefined {
-  const byChannel: Record<string, number[]> = {};
-  for (const s of samples) {
+  const perRound = new Map<string, { channel: string; values: number[] }>();
+  for (const s of [...samples].sort((a, b) => a.round - b.round)) {
     if (s.workload !== workload) continue;
     const v = value(s);
     if (v === undefined || !Number.isFinite(v)) continue;
-    (byChannel[s.channel] ??= []).push(v);
+    const key = `${s.channel}\n${s.round}`;
+    if (!perRound.has(key)) perRound.set(key, { channel: s.channel, values: [] });
+    perRound.get(key)!.values.push(v);
   }
-  const values = Object.fromEntries(Object.entries(byChannel).map(([c, vs]) => [c, median(vs)]));
-  return Object.keys(values).length > 0 ? { workload, metric, better, values } : undefined;
+  const book = new RoundBook();
+  for (const { channel, values } of perRound.values()) book.add(workload, metric, better, channel, median(values));
+  return book.list()[0];
 }
 
 export function vmRows(samples: VmSample[]): Row[] {

@@ -221,19 +221,24 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('benchmark intervmfs (futex and poll) against a kernel FIFO, a Unix socket, TCP and a C FUSE reference (the ceiling), or (--vm) between two QEMU guests; prints a table, writes JSON and SVG')
-    .option('--quick', 'a smoke run of under a minute (smaller sizes, fewer runs; with --vm, one round per notifier)', false)
+    .option('--quick', 'a smoke run of under a minute (smaller sizes, 2 rounds; with --vm, one round per notifier)', false)
     .option('--vm', 'between two QEMU guests instead (ivshmem; poll and doorbell against a kernel FIFO inside a guest); a few minutes', false)
     .option('--out <dir>', 'where to write bench.json, bench.svg and bench.txt (vm-bench.json and .txt with --vm)', path.resolve(__dirname, '../../../bench-results'))
     .option('--spin-us <microseconds>', 'the spin of the "intervmfs futex spin" column (mount --spin-us; 1 to 1000)', intOption(1, 1000), 20)
-    .action(async (o: { quick: boolean; vm: boolean; out: string; spinUs: number }) => {
+    .option(
+      '--rounds <n>',
+      'every figure is the median of this many rounds, each running every channel once, printed with its lowest and highest round (default 5, with --quick 2; with --vm, rounds per notifier, default 2, with --quick 1)',
+      intOption(1, 100),
+    )
+    .action(async (o: { quick: boolean; vm: boolean; out: string; spinUs: number; rounds?: number }) => {
       // Loaded here: the other commands (mount in a slow guest) need not load it.
       if (o.vm) {
         const { runVmBench } = await import('../bench/run-vm-bench');
-        await runVmBench({ quick: o.quick, out: path.resolve(o.out) });
+        await runVmBench({ quick: o.quick, out: path.resolve(o.out), rounds: o.rounds });
         return;
       }
       const { runBench } = await import('../bench/run-bench');
-      await runBench({ quick: o.quick, out: path.resolve(o.out), spinUs: o.spinUs });
+      await runBench({ quick: o.quick, out: path.resolve(o.out), spinUs: o.spinUs, rounds: o.rounds });
     });
 
   program

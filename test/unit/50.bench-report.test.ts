@@ -1,8 +1,13 @@
 // The benchmark's arithmetic and its outputs: order statistics, ratios to the
-// kernel FIFO, the table and the chart.
+// kernel FIFO, the rounds behind every figure, the table and the chart.
 import { expect } from 'chai';
-import { BASELINE, ratio, REFERENCE, Row, speedup } from '../../src/bench/results';
-import { median, percentile } from '../../src/bench/stats';
+import { spawnSync } from 'child_process';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { makePlan } from '../../src/bench/plan';
+import { BASELINE, ratio, REFERENCE, RoundBook, Row, speedup } from '../../src/bench/results';
+import { median, percentile, summarize } from '../../src/bench/stats';
 import { labelWidth, renderSvg } from '../../src/bench/svg';
 import { renderTable } from '../../src/bench/table';
 
@@ -14,7 +19,8 @@ const rows: Row[] = [
 describe('bench report', () => {
   it('takes the median and the 99th percentile of unsorted samples', () => {
     expect(median([5, 1, 3])).to.equal(3);
-    expect(median([4, 1, 3, 2])).to.equal(2);
+    expect(median([4, 1, 3, 2])).to.equal(2.5);
+    expect(median([7])).to.equal(7);
     const hundred = Array.from({ length: 100 }, (_, i) => 100 - i);
     expect(percentile(hundred, 99)).to.equal(99);
     expect(percentile(hundred, 100)).to.equal(100);
@@ -59,5 +65,69 @@ describe('bench report', () => {
     expect(labelX(wide)[0].x).to.be.above(labelX(short)[0].x);
     // The plot keeps its width: the chart grows by what the labels gained.
     expect(svgWidth(wide) - svgWidth(short)).to.equal(labelX(wide)[0].x - labelX(short)[0].x);
+  });
+
+  describe('rounds', () => {
+    const FUTEX = 'intervmfs futex';
+    /** A book with these rounds of one row, in round order. */
+    const book = (rounds: Record<string, number[]>, workload = 'stream, 1 MiB writes') => {
+      const b = new RoundBook();
+      const n = Math.max(...Object.values(rounds).map((v) => v.length));
+      for (let r = 0; r < n; r++) for (const [c, vs] of Object.entries(rounds)) if (r < vs.length) b.add(workload, 'MB/s', 'higher', c, vs[r]);
+      return b;
+    };
+    const cells = (rows: Row[], channels: string[]) => renderTable(rows, channels).split('\n')[2].split(/ {2,}/).slice(2);
+
+    it('prints each figure as the median of its rounds with the lowest and highest round, and the ratio of the medians', () => {
+      const rows = book({ [BASELINE]: [1000, 1010, 990, 1005, 995], [FUTEX]: [1310, 1295, 1988, 1320, 1300] }).list();
+      expect(rows[0].values).to.deep.equal({ [BASELINE]: 1000, [FUTEX]: 1310 });
+      expect(cells(rows, [BASELINE, FUTEX])).to.deep.equal(['1000 [990–1010]', '1310 [1295–1988]* (1.31x)']);
+    });
+
+    it('marks a figure whose rounds spread by more than 20 % of the median, not one at 19 % or 20 %, and says so under the table', () => {
+      const rows = book({ [BASELINE]: [100, 119, 100], [FUTEX]: [100, 121, 100], 'intervmfs poll': [100, 100, 120] }).list();
+      expect(summarize(rows[0].rounds![FUTEX]).spread).to.be.closeTo(0.21, 1e-12);
+      expect(cells(rows, [BASELINE, FUTEX, 'intervmfs poll'])).to.deep.equal(['100 [100–119]', '100 [100–121]* (1.00x)', '100 [100–120] (1.00x)']);
+      const notes = renderTable(rows, [BASELINE, FUTEX, 'intervmfs poll']).split('\n').slice(4);
+      expect(notes[0]).to.equal('notes:');
+      expect(notes.join('\n')).to.match(/^ {2}\* after a figure: its rounds spread by more than 20 % of its median \(\(max − min\) \/ median\), 1 of 3 figures;/m);
+    });
+
+    it('keeps every round of every row and channel in the JSON, in round order, rows in the order first measured', () => {
+      const b = book({ [BASELINE]: [3, 1, 2, 5, 4], [FUTEX]: [10, 20, 30, 40, 50] }, 'one-shot 4 KiB');
+      b.add('ping-pong 64 B x5000', 'p50 µs', 'lower', FUTEX, 70);
+      const json = JSON.parse(JSON.stringify({ rows: b.list() })) as { rows: Row[] };
+      expect(json.rows.map((r) => r.workload)).to.deep.equal(['one-shot 4 KiB', 'ping-pong 64 B x5000']);
+      expect(json.rows[0].rounds).to.deep.equal({ [BASELINE]: [3, 1, 2, 5, 4], [FUTEX]: [10, 20, 30, 40, 50] });
+      expect(json.rows[0].values).to.deep.equal({ [BASELINE]: 3, [FUTEX]: 30 });
+      expect(json.rows[1].rounds).to.deep.equal({ [FUTEX]: [70] });
+    });
+
+    it('prints a figure of one round without a range, and no range note', () => {
+      const rows = book({ [BASELINE]: [1000], [FUTEX]: [500] }).list();
+      const t = renderTable(rows, [BASELINE, FUTEX]).split('\n');
+      expect(t).to.have.length(3);
+      expect(cells(rows, [BASELINE, FUTEX])).to.deep.equal(['1000', '500 (0.50x)']);
+    });
+
+    it('runs 5 rounds by default, 2 with --quick, and what --rounds says', () => {
+      expect(makePlan(false).rounds).to.equal(5);
+      expect(makePlan(true).rounds).to.equal(2);
+      expect(makePlan(false, 7).rounds).to.equal(7);
+    });
+
+    it('refuses --rounds 0 with a clear message and a non-zero exit, before it measures anything', () => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-rounds-'));
+      try {
+        const cli = path.resolve(__dirname, '../../../bin/intervmfs.js');
+        // Were it not refused, the bench would start: the timeout stops it (and it cleans up on SIGTERM).
+        const r = spawnSync(process.execPath, [cli, 'bench', '--rounds', '0', '--out', out], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.status, r.stderr).to.equal(1);
+        expect(r.stderr).to.match(/option '--rounds <n>' argument '0' is invalid\. must be a whole number from 1 to 100/);
+        expect(fs.readdirSync(out)).to.deep.equal([]);
+      } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -1,7 +1,9 @@
 // The guest benchmark's samples become rows of medians per channel, with
-// the kernel FIFO inside the guest as the baseline column.
+// the kernel FIFO inside the guest as the baseline column, and every round
+// kept for the range the table prints.
 import { expect } from 'chai';
-import { parseSamples, vmChannels, vmRows } from '../../src/bench/vm-rows';
+import { renderTable } from '../../src/bench/table';
+import { notifierRounds, parseSamples, vmChannels, vmRows } from '../../src/bench/vm-rows';
 
 const LINES = [
   { round: 1, channel: 'intervmfs poll', workload: 'one-shot 4096', ns: 3000000 },
@@ -38,5 +40,32 @@ describe('bench --vm rows', () => {
 
   it('puts the kernel FIFO first and the intervmfs notifiers after it', () => {
     expect(vmChannels(samples)).to.deep.equal(['kernel FIFO', 'intervmfs doorbell', 'intervmfs poll']);
+  });
+
+  it('keeps one value per round (the median of its samples), and the table prints their range', () => {
+    const rounds = parseSamples(
+      [
+        { round: 1, channel: 'kernel FIFO', workload: 'stream 128 KiB writes', ns: 1e9, bytes: 100e6 },
+        { round: 2, channel: 'kernel FIFO', workload: 'stream 128 KiB writes', ns: 1e9, bytes: 150e6 },
+        { round: 1, channel: 'intervmfs poll', workload: 'one-shot 4096', ns: 3e6 },
+        { round: 1, channel: 'intervmfs poll', workload: 'one-shot 4096', ns: 1e6 },
+        { round: 3, channel: 'intervmfs poll', workload: 'one-shot 4096', ns: 5e6 },
+        { round: 3, channel: 'intervmfs poll', workload: 'stream 128 KiB writes', ns: 1e9, bytes: 80e6 },
+        { round: 1, channel: 'intervmfs poll', workload: 'stream 128 KiB writes', ns: 1e9, bytes: 90e6 },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    );
+    const rows = vmRows(rounds);
+    expect(rows.find((r) => r.workload === 'one-shot 4 KiB')!.rounds).to.deep.equal({ 'intervmfs poll': [2000, 5000] });
+    const stream = rows.find((r) => r.metric === 'MB/s')!;
+    expect(stream.rounds).to.deep.equal({ 'kernel FIFO': [100, 150], 'intervmfs poll': [90, 80] });
+    const line = renderTable([stream], vmChannels(rounds)).split('\n')[2];
+    expect(line).to.match(/MB\/s\s+125 \[100–150\]\*\s+85\.0 \[80\.0–90\.0\] \(0\.68x\)$/);
+  });
+
+  it('runs the notifiers alternately, as many rounds of each as asked', () => {
+    expect(notifierRounds(1)).to.equal('poll,doorbell');
+    expect(notifierRounds(3)).to.equal('poll,doorbell,poll,doorbell,poll,doorbell');
   });
 });

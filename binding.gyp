@@ -20,6 +20,7 @@
         "native/doorbell_hub.cc",
         "native/addon_memsections.cc",
         "native/addon_table.cc",
+        "native/addon_channels.cc",
         "native/addon_areas.cc",
         "native/addon_doorbell_server.cc"
       ],

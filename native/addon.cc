@@ -1,6 +1,7 @@
 // The addon's entry point: its classes, one file per surface, each only
 // turning JavaScript values into C++ calls and back --
 //   Memsections       addon_memsections.cc, addon_table.cc (a side, side.h)
+//   SideChannels      addon_channels.cc (a side's channels for the library, src/lib)
 //   AreaRegistry, AreaRouter, DoorbellHub   addon_areas.cc
 //   DoorbellServer    addon_doorbell_server.cc
 //   EngineHarness     addon_engine_harness.cc (the test build only)
@@ -10,6 +11,7 @@
 
 #include "addon_areas.h"
 #include "addon_args.h"
+#include "addon_channels.h"
 #include "addon_doorbell_server.h"
 #include "addon_memsections.h"
 #include "channel_table.h"
@@ -56,6 +58,7 @@ Napi::Value CheckName(const Napi::CallbackInfo &info) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ivfs;
   exports.Set("Memsections", Memsections::Define(env));
+  exports.Set("SideChannels", define_side_channels(env));
   exports.Set("DoorbellServer", define_doorbell_server(env));
   exports.Set("AreaRegistry", define_area_registry(env));
   exports.Set("AreaRouter", define_area_router(env));

@@ -8,6 +8,7 @@
 
 #include "addon_areas.h"
 #include "addon_args.h"
+#include "addon_coalesced.h"
 #include "timing.h"
 
 namespace ivfs {
@@ -239,14 +240,7 @@ Napi::Value Memsections::StartNotifier(const Napi::CallbackInfo &info) {
   Napi::ThreadSafeFunction tsfn;
   if (!info[0].IsUndefined()) {
     tsfn = Napi::ThreadSafeFunction::New(env, args::function(info, 0, "onRing"), "intervmfs-notifier", 0, 1);
-    auto queued = std::make_shared<std::atomic<bool>>(false);
-    to_js = [tsfn, queued]() mutable {
-      if (queued->exchange(true)) return;
-      tsfn.NonBlockingCall([queued](Napi::Env, Napi::Function js) {
-        queued->store(false);
-        js.Call({});
-      });
-    };
+    to_js = coalesced_call(tsfn);
   }
   try {
     napi_guard(env, [&] { side(env).start_notifier(std::move(to_js)); });

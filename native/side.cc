@@ -77,6 +77,8 @@ uint32_t Side::attach(SideClaim claim) {
   claim.engine.side = side_;
   engine_ = std::make_shared<FifoEngine>(set_, table_, names_, doorbell_, claim.engine, claim.notify == kNotifyFutex);
   engine_->on_corrupt = std::move(claim.on_corrupt);
+  // A mount's FUSE glue replaces it (fuse_hooks); the library listens here.
+  engine_->on_readiness = [readiness = readiness_] { readiness->notify(); };
   ring_peer();
   return epoch;
 }
@@ -166,8 +168,25 @@ void Side::ring_peer() { ring_bell(set_->header()->side[peer()], doorbell_.get()
 
 struct fuse_native_hooks *Side::fuse_hooks() {
   if (!engine_) throw SideUsage("no FIFO engine: attach() first (or it was stopped)");
+  {
+    std::lock_guard<std::mutex> g(readiness_->mu);
+    if (readiness_->listener) throw SideUsage("fuseHooks on a side whose channels a program drives (SideChannels)");
+  }
   if (!glue_) glue_ = FuseGlue::create(engine_, table_);
   return glue_->hooks();
+}
+
+void Side::set_readiness_listener(std::function<void()> listener) {
+  if (listener && glue_) throw SideUsage("SideChannels on a side whose engine libfuse serves (fuseHooks)");
+  std::lock_guard<std::mutex> g(readiness_->mu);
+  readiness_->listener = std::move(listener);
+}
+
+// Under the mutex: a listener being cleared waits for the call in progress.
+// The listener only queues work for another thread, so it is short.
+void Side::Readiness::notify() {
+  std::lock_guard<std::mutex> g(mu);
+  if (listener) listener();
 }
 
 void Side::answer_next_getattr_as_fifo(const std::string &name) {

@@ -11,7 +11,7 @@
 // Order of use:
 //   open_doorbell or use_hub   (optional, before attach)
 //   attach                     claims the side, starts its engine
-//   fuse_hooks, start_notifier
+//   fuse_hooks (a mount) or set_readiness_listener (the library), start_notifier
 //   stop_engine                every waiting request answered (unmount)
 //   detach, close              (the destructor does what is left)
 // All calls come from one thread; the engine and the notifier run their own.
@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -113,8 +114,16 @@ class Side {
   void stop_notifier();
 
   // --- the engine ---------------------------------------------------------
-  // The hook table for fuse-native (made once per engine).
+  // The hook table for fuse-native (made once per engine). Refused on a side
+  // with a readiness listener: the glue owns the engine's readiness then.
   struct fuse_native_hooks *fuse_hooks();
+  // A side driven from an event loop (the library, src/lib) instead of
+  // libfuse: `listener` hears every possible change of a descriptor's
+  // readiness (the engine's on_readiness), on the notifier thread or, at a
+  // peer's death, on the caller's. Set before or after attach, by any
+  // engine attach makes; nullptr clears it, and once that returns no call of
+  // the old one runs or will start. Refused on a side with FUSE glue.
+  void set_readiness_listener(std::function<void()> listener);
   bool fuse_loop_ended() const { return glue_ && glue_->loop_ended(); }
   void answer_next_getattr_as_fifo(const std::string &name);
   // Answers every request waiting in the engine and waits (bounded) until
@@ -149,6 +158,14 @@ class Side {
   void reset_own_counts();
   void require_doorbell_for(NotifyMode mode) const;
 
+  // Relays the engine's on_readiness to the listener of the moment; a
+  // mutex, since the listener changes while the notifier thread calls it.
+  struct Readiness {
+    std::mutex mu;
+    std::function<void()> listener;
+    void notify();
+  };
+
   // Shared: a table operation on a worker thread keeps them alive.
   std::shared_ptr<MemsectionSet> set_;
   std::shared_ptr<ChannelTable> table_;
@@ -160,6 +177,8 @@ class Side {
   std::unique_ptr<Notifier> notifier_;
   std::shared_ptr<FifoEngine> engine_;
   FuseGlue *glue_ = nullptr;  // never freed (fuse_glue.h); one per engine
+  // Shared with the engine's on_readiness, which may outlive a detach.
+  std::shared_ptr<Readiness> readiness_ = std::make_shared<Readiness>();
   uint32_t side_ = 0;
   NotifyMode notify_ = kNotifyFutex;
   bool attached_ = false;

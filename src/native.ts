@@ -152,6 +152,28 @@ export interface Memsections {
   close(): void;
 }
 
+/**
+ * A side's channels driven from the event loop (the library, src/lib;
+ * native/addon_channels.cc). Nothing here waits: where a blocking read or
+ * write would sleep it answers -EAGAIN, and the caller arms poll() and
+ * waits for onReady. Results are counts or negative errnos.
+ */
+export interface SideChannels {
+  /** A handle (> 0), or -ENOENT, -EIO...; flags as open(2)'s O_RDONLY / O_WRONLY / O_RDWR. */
+  open(name: string, flags: number): number;
+  /** Bytes read, 0 at end of file, -EAGAIN while there is nothing yet, or another -errno. */
+  read(handle: number, buffer: Buffer, length: number): number;
+  /** Bytes written (up to 4096 whole or none), -EAGAIN while the ring is full, -EPIPE, ... */
+  write(handle: number, buffer: Buffer, length: number): number;
+  /** poll(2) events; `arm`: the peer rings us (onReady) on its next progress, until disarm(). */
+  poll(handle: number, arm: boolean): number;
+  disarm(handle: number): void;
+  flush(handle: number): number;
+  release(handle: number): number;
+  /** onReady is no longer called. */
+  close(): void;
+}
+
 export interface DoorbellServer {
   /** Bytes of the shared memory handed to every peer. */
   readonly shmSize: number;
@@ -267,6 +289,8 @@ interface Addon {
    * AreaRegistry mapped already.
    */
   Memsections: new (paths: string[] | RegionHandle, windowOffset?: number, windowLength?: number) => Memsections;
+  /** onReady: on the JavaScript thread, one call queued at a time, whenever a handle's readiness may have changed. */
+  SideChannels: new (ms: Memsections, onReady: () => void) => SideChannels;
   AreaRegistry: {
     new (region: string): AreaRegistry;
     format(region: string, force: boolean): void;

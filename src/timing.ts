@@ -24,6 +24,14 @@ export const UNMOUNT_WAIT_MS = 10_000;
 export const UNMOUNT_KILL_WAIT_MS = 2_000;
 /** A foreground daemon that served and cleaned up exits at the latest this long after, whatever holds its event loop. */
 export const EXIT_GRACE_MS = 1000;
+/**
+ * A library stream waiting on a channel (src/lib) re-checks it on its own
+ * this often, as the engine's waiters do on their tick (kEngineTickMs in
+ * native/timing.h). Only a safety net, and the end of a write's grace for
+ * readers inside close() that never release (closingWaitMs): the peer's
+ * progress wakes a waiting stream through the side's notifier.
+ */
+export const CHANNEL_RECHECK_MS = 1000;
 /** The tracer rewrites its snapshot this often (INTERVMFS_TRACE). */
 export const TRACE_WRITE_MS = 1000;
 

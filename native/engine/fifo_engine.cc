@@ -317,7 +317,13 @@ int64_t FifoEngine::try_write(OpenFile &f, ChannelEntry *e, const uint8_t *buf, 
   if (s.readers_open > 0 && s.readers_closing >= s.readers_open) {
     uint64_t key = (uint64_t(s.reader_opens) << 32) | s.readers_closing;
     if (ignore_closing) f.closing_waited = key;
-    if (key != f.closing_waited) return kWaitClosing;
+    if (key != f.closing_waited) {
+      if (key != f.closing_seen) {
+        f.closing_seen = key;
+        f.closing_seen_ms = monotonic_ms();
+      }
+      return kWaitClosing;
+    }
   }
   // PIPE_BUF atomicity: a small write goes in whole or waits.
   uint64_t min_len = len <= kPipeBuf ? len : 1;
@@ -387,6 +393,10 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
       result = n;
       break;
     }
+    if (req.caller_waits) {
+      result = -EAGAIN;  // as a blocking reader would wait: no end of file before a writer came
+      break;
+    }
     if (nonblocking(*f, req)) {
       // pipe(7): with no writer at all a non-blocking read is end of file,
       // with a writer that has written nothing yet it is EAGAIN.
@@ -451,12 +461,22 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   int closing_naps = 0;
   int64_t result;
   std::unique_lock<std::mutex> lk(lc.mu);
-  if (!lc.writers.empty() && nonblocking(*f, req)) return -EAGAIN;  // others are ahead of it
+  if (!lc.writers.empty() && (nonblocking(*f, req) || req.caller_waits)) return -EAGAIN;  // others are ahead of it
   lc.writers.push_back(&ticket);
   for (;;) {
     uint32_t seen = word.load();
     if (lc.writers.front() == &ticket) {
       int64_t n = try_write(*f, e, buf, len, done, ignore_closing);
+      if (n == kWaitClosing && req.caller_waits) {
+        // No nap on the caller's thread: it retries when the release rings
+        // it (or on its own re-check), and after the grace writes on.
+        if (monotonic_ms() - f->closing_seen_ms < uint64_t(std::max(0L, opts_.closing_wait_ms))) {
+          result = done > 0 ? int64_t(done) : -EAGAIN;
+          break;
+        }
+        ignore_closing = true;
+        continue;
+      }
       if (n == kWaitClosing) {
         // Naps (blocking or not): the release usually follows close() by
         // microseconds. After the grace, write as if the reader lived.
@@ -474,7 +494,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
         result = n;
         break;
       }
-      if (nonblocking(*f, req)) {
+      if (nonblocking(*f, req) || req.caller_waits) {
         result = done > 0 ? int64_t(done) : -EAGAIN;
         break;
       }

@@ -13,7 +13,9 @@
 //  - writes up to PIPE_BUF bytes go into the ring whole or not at all, and
 //    local writers go in arrival order (a queue per channel), so they never
 //    interleave;
-//  - O_NONBLOCK gives EAGAIN instead of waiting; an interrupted request gets
+//  - O_NONBLOCK gives EAGAIN instead of waiting, and a request whose caller
+//    waits in its own event loop (Request::caller_waits) gets EAGAIN where a
+//    blocking one would sleep; an interrupted request gets
 //    EINTR, or the count already moved; stop() answers every waiter EIO (or
 //    its count) and every later request EIO;
 //  - a dead peer (set_peer_dead) ends our readers (EOF once drained) and
@@ -59,6 +61,16 @@ struct Request {
   // The request's open flags when known (O_NONBLOCK set with fcntl after
   // open); -1 when only the flags of the open count.
   int flags = -1;
+  // The caller waits on its own, not in the engine: an event loop that arms
+  // poll(handle, true) and hears on_readiness (the library, src/lib). Where
+  // a blocking request would sleep, or nap for a peer's close to complete,
+  // this one is answered at once: -EAGAIN, or the count already moved.
+  // Otherwise it keeps the rules of a blocking request, which O_NONBLOCK
+  // does not: a reader that no writer has attached to yet must wait (-EAGAIN),
+  // not read end of file; and a write that finds every reader inside close()
+  // gets -EAGAIN until the grace (closing_wait_ms, counted from its first
+  // such attempt) is over, instead of napping through it.
+  bool caller_waits = false;
 };
 
 struct EngineOptions {
@@ -153,6 +165,9 @@ class FifoEngine {
     // The peer's (reader_opens, readers_closing) that a write of this
     // descriptor already waited a full grace for: not waited for again.
     uint64_t closing_waited = UINT64_MAX;
+    // The closing state a write found last, and when (monotonic ms): the
+    // grace of a caller_waits request, which does not nap, runs from there.
+    uint64_t closing_seen = UINT64_MAX, closing_seen_ms = 0;
   };
   struct WriteTicket {};
   // What this process knows about one channel: its local waiters.

@@ -19,9 +19,8 @@ import { buildOperations } from '../fs/operations';
 import { Namespace, singleFolder } from '../fs/namespace';
 import { AreaAttachOptions } from '../areas/registry';
 import { AreaMount } from './area-mount';
-import { EXIT_GRACE_MS, HEARTBEAT_MS, watchHeartbeats } from '../timing';
-import { sideBeats } from '../memsections/status';
-import { ServedSide } from './served-side';
+import { EXIT_GRACE_MS, HEARTBEAT_MS } from '../timing';
+import { liveHolder, ServedSide } from './served-side';
 import { isIvshmemName, MemsectionSpec } from '../memsections/locate';
 import { openDeviceDoorbell } from './doorbell';
 import { openMemsections } from '../memsections/open';
@@ -71,12 +70,10 @@ export function mountSource(spec: MemsectionSpec): string {
   return isIvshmemName(spec.given) ? spec.given : path.resolve(spec.given);
 }
 
-/** Refuses to claim a side that a live daemon serves (its heartbeat moves). */
+/** Refuses to claim a side that a live daemon or program serves (its heartbeat moves). */
 async function checkSideFree(ms: Memsections, side: Side): Promise<void> {
-  // Only our side is watched: mounting beside a live peer does not wait.
-  const { alive, last } = await watchHeartbeats(() => sideBeats(ms).filter((b) => b.key === side));
-  const s = last.get(side)!;
-  if (alive.has(side)) {
+  const s = await liveHolder(ms, side);
+  if (s) {
     throw new UserError(
       `side ${side} of this memsection set is already served by pid ${s.pid} on ${s.host || 'an unknown host'}; ` +
         `mount the other side, or unmount that one first`,

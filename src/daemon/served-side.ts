@@ -2,11 +2,23 @@
 // FIFO engine and notifier, its heartbeat kept and its peer watched. A
 // classic mount serves one; an area mount one per other peer of the area.
 import os from 'os';
-import { Memsections, NotifyMode } from '../native';
+import { Memsections, NotifyMode, SideInfo } from '../native';
 import { Logger } from '../log';
 import { explainCorruption } from '../memsections/check';
+import { sideBeats } from '../memsections/status';
+import { watchHeartbeats } from '../timing';
 import { tracer } from '../trace/tracer';
 import { PeerState, PeerWatch } from './peer-watch';
+
+/**
+ * Who serves a side now, if anyone alive does (its heartbeat moves): a
+ * mount and the library ask before they claim one. Only that side is
+ * watched: claiming one beside a live peer does not wait.
+ */
+export async function liveHolder(ms: Memsections, side: 'a' | 'b'): Promise<SideInfo | undefined> {
+  const { alive, last } = await watchHeartbeats(() => sideBeats(ms).filter((b) => b.key === side));
+  return alive.has(side) ? last.get(side) : undefined;
+}
 
 export class ServedSide {
   private readonly watch = new PeerWatch();
@@ -22,16 +34,23 @@ export class ServedSide {
     private readonly log: Logger,
   ) {}
 
-  /** Claims the side (the caller checked that nobody alive serves it) and starts waking its waiters. */
-  attach(notify: NotifyMode, spinUs: number): number {
+  /**
+   * Claims the side (the caller checked that nobody alive serves it) and
+   * starts waking its waiters. `reportCorruption`: log why a channel is
+   * answered EIO, before the answer; the addon waits for that log line on
+   * the JavaScript thread, so a side whose requests run on that thread (the
+   * library) goes without.
+   */
+  attach(notify: NotifyMode, spinUs: number, reportCorruption = true): number {
     const { ms, log } = this;
+    const onCorrupt = (slot: number, generation: number, during: string) => {
+      const why = explainCorruption(ms, slot, generation);
+      log.error({ ...this.label, slot, during, why }, 'channel state is corrupt or the slot was reused; answering EIO');
+    };
     this.epoch = ms.attach(this.sideIndex, notify, process.pid, os.hostname(), Date.now(), {
       spinUs,
       trace: tracer.enabled,
-      onCorrupt: (slot, generation, during) => {
-        const why = explainCorruption(ms, slot, generation);
-        log.error({ ...this.label, slot, during, why }, 'channel state is corrupt or the slot was reused; answering EIO');
-      },
+      onCorrupt: reportCorruption ? onCorrupt : undefined,
     });
     this.attached = true;
     ms.startNotifier(tracer.enabled ? () => tracer.add('wakeup', 0) : undefined);

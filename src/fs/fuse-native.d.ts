@@ -1,13 +1,9 @@
 // Types for the parts of fuse-native (as patched by patches/) that intervmfs
-// uses. The patch adds `options` (extra -o mount options), `cb.signal`,
-// an AbortSignal that aborts when the kernel interrupts the request, and
-// `cb.caller`, the uid, gid and pid of the process that made the request
-// and when libfuse's thread took it (CLOCK_MONOTONIC ns).
+// uses. The patch adds `options` (extra -o mount options), `nativeHooks`
+// (the addon's hook table) and `Fuse.caller()`.
 declare module 'fuse-native' {
   export interface Callback {
     (code: number, ...results: unknown[]): void;
-    signal?: AbortSignal;
-    caller?: { uid: number; gid: number; pid: number; requestNs: number };
   }
   export interface Stat {
     mode: number;
@@ -60,6 +56,8 @@ declare module 'fuse-native' {
     constructor(mnt: string, ops: Operations, opts?: FuseOptions);
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;
+    /** The uid, gid and pid of the process whose request the running handler serves (call it synchronously), or null. */
+    static caller(): { uid: number; gid: number; pid: number } | null;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     static isConfigured(cb: (err: Error | null, yes: boolean) => void): void;
   }

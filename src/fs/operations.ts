@@ -4,7 +4,7 @@
 // here: fuse-native hands them to the native FIFO engine on libfuse's thread
 // (native/fuse_glue.cc). Everything that is not a FIFO channel is refused.
 import { constants } from 'fs';
-import type { Callback, Operations } from 'fuse-native';
+import Fuse, { Callback, Operations } from 'fuse-native';
 import { addon, Memsections } from '../native';
 import { Errno } from '../errno';
 import { Logger } from '../log';
@@ -78,7 +78,7 @@ export function buildOperations(ctx: MountContext): Operations {
       const bad = addon.checkName(name);
       if (bad) return cb(bad);
       // The channel belongs to whoever ran mknod, as a file would.
-      const { uid, gid } = cb.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+      const { uid, gid } = Fuse.caller() ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
       ms.createChannel(name, mode & 0o7777, uid, gid, Date.now()).then(
         (r) => {
           if (r.errno) {

@@ -21,7 +21,10 @@
         "native/addon_memsections.cc",
         "native/addon_table.cc",
         "native/addon_channels.cc",
-        "native/addon_areas.cc",
+        "native/addon_area_registry.cc",
+        "native/addon_area_router.cc",
+        "native/addon_area_layout.cc",
+        "native/addon_doorbell_hub.cc",
         "native/addon_doorbell_server.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -1,6 +1,7 @@
-// The area registry's and the area router's classes for the addon's
-// exports (addon.cc): they only turn JavaScript values into calls of
-// area_registry.h and area_router.h and back.
+// The addon's area surfaces, one file each: the registry
+// (addon_area_registry.cc), the router (addon_area_router.cc), the doorbell
+// hub (addon_doorbell_hub.cc) and the layout (addon_area_layout.cc). They
+// only turn JavaScript values into calls of the C++ below and back.
 #pragma once
 
 #include <napi.h>

@@ -58,12 +58,7 @@ class SideChannels : public Napi::ObjectWrap<SideChannels> {
   ~SideChannels() override { Close(); }
 
  private:
-  // The side's engine now (attach makes a new one).
-  std::shared_ptr<FifoEngine> engine(Napi::Env env) {
-    std::shared_ptr<FifoEngine> e = side_->engine();
-    if (!e) throw Napi::Error::New(env, "no FIFO engine: attach() first (or it was stopped)");
-    return e;
-  }
+  std::shared_ptr<FifoEngine> engine(Napi::Env env) { return side_engine(env, *side_); }
 
   uint64_t handle(const Napi::CallbackInfo &info) { return args::uint53(info, 0, "handle"); }
 

@@ -38,12 +38,7 @@ class EngineHarness : public Napi::ObjectWrap<EngineHarness> {
   explicit EngineHarness(const Napi::CallbackInfo &info) : Napi::ObjectWrap<EngineHarness>(info), side_(Memsections::side_arg(info, 0)) {}
 
  private:
-  // The side's engine now (attach makes a new one).
-  std::shared_ptr<FifoEngine> engine(Napi::Env env) {
-    std::shared_ptr<FifoEngine> e = side_->engine();
-    if (!e) throw Napi::Error::New(env, "no FIFO engine: attach() first (or it was stopped)");
-    return e;
-  }
+  std::shared_ptr<FifoEngine> engine(Napi::Env env) { return side_engine(env, *side_); }
 
   Napi::Value Open(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();

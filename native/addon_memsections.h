@@ -82,4 +82,10 @@ auto napi_guard(Napi::Env env, F &&f) -> decltype(f()) {
   }
 }
 
+// The side's engine now (attach makes a new one); an Error before attach or
+// after it stopped.
+inline std::shared_ptr<FifoEngine> side_engine(Napi::Env env, const Side &side) {
+  return napi_guard(env, [&] { return side.require_engine(); });
+}
+
 }  // namespace ivfs

@@ -48,7 +48,6 @@ FuseGlue *FuseGlue::create(std::shared_ptr<FifoEngine> engine, std::shared_ptr<C
   g->hooks_.utimens = &FuseGlue::utimens;
   g->hooks_.flush = &FuseGlue::flush;
   g->hooks_.loop_ended = [](void *ctx) { static_cast<FuseGlue *>(ctx)->loop_ended_.store(true); };
-  g->engine_->on_readiness = [g] { g->notify_pollers(); };
   return g;
 }
 
@@ -65,7 +64,6 @@ int FuseGlue::close(int wait_ms) {
   // A call still inside after the wait (a hook stuck in the kernel) keeps
   // the engine: leaking it is better than unmapping under it.
   if (left == 0) {
-    engine_->on_readiness = nullptr;
     engine_.reset();
     table_.reset();
   }

@@ -77,7 +77,7 @@ uint32_t Side::attach(SideClaim claim) {
   claim.engine.side = side_;
   engine_ = std::make_shared<FifoEngine>(set_, table_, names_, doorbell_, claim.engine, claim.notify == kNotifyFutex);
   engine_->on_corrupt = std::move(claim.on_corrupt);
-  // A mount's FUSE glue replaces it (fuse_hooks); the library listens here.
+  // The one relay: the glue's pollers (fuse_hooks) or the library listen to it.
   engine_->on_readiness = [readiness = readiness_] { readiness->notify(); };
   ring_peer();
   return epoch;
@@ -166,18 +166,32 @@ void Side::ring_peer() { ring_bell(set_->header()->side[peer()], doorbell_.get()
 
 // --- the engine ------------------------------------------------------------------
 
-struct fuse_native_hooks *Side::fuse_hooks() {
+std::shared_ptr<FifoEngine> Side::require_engine() const {
   if (!engine_) throw SideUsage("no FIFO engine: attach() first (or it was stopped)");
-  {
+  return engine_;
+}
+
+struct fuse_native_hooks *Side::fuse_hooks() {
+  require_engine();
+  if (!glue_) {
     std::lock_guard<std::mutex> g(readiness_->mu);
     if (readiness_->listener) throw SideUsage("fuseHooks on a side whose channels a program drives (SideChannels)");
+    glue_ = FuseGlue::create(engine_, table_);
+    FuseGlue *glue = glue_;  // never freed, so the listener may outlive stop_engine
+    readiness_->listener = [glue] { glue->notify_pollers(); };
   }
-  if (!glue_) glue_ = FuseGlue::create(engine_, table_);
   return glue_->hooks();
 }
 
 void Side::set_readiness_listener(std::function<void()> listener) {
-  if (listener && glue_) throw SideUsage("SideChannels on a side whose engine libfuse serves (fuseHooks)");
+  if (glue_) {
+    if (listener) throw SideUsage("SideChannels on a side whose engine libfuse serves (fuseHooks)");
+    return;  // the glue's listener is not ours to clear
+  }
+  set_listener(std::move(listener));
+}
+
+void Side::set_listener(std::function<void()> listener) {
   std::lock_guard<std::mutex> g(readiness_->mu);
   readiness_->listener = std::move(listener);
 }
@@ -197,6 +211,7 @@ int Side::stop_engine() {
   int left = 0;
   if (glue_) left = glue_->close(kStopWaitMs);
   else if (engine_) engine_->stop();
+  if (glue_) set_listener(nullptr);
   glue_ = nullptr;
   return left;
 }

@@ -132,6 +132,8 @@ class Side {
   int stop_engine();
   // The engine, or nullptr before attach and after detach.
   const std::shared_ptr<FifoEngine> &engine() const { return engine_; }
+  // The engine, or SideUsage before attach and after detach.
+  std::shared_ptr<FifoEngine> require_engine() const;
 
   // --- the channel table --------------------------------------------------
   // The table and the mapping it points into, for a table operation on a
@@ -157,9 +159,11 @@ class Side {
   void ring_peer();
   void reset_own_counts();
   void require_doorbell_for(NotifyMode mode) const;
+  void set_listener(std::function<void()> listener);
 
-  // Relays the engine's on_readiness to the listener of the moment; a
-  // mutex, since the listener changes while the notifier thread calls it.
+  // Relays the engine's on_readiness, the one slot, to the listener of the
+  // moment (the glue's pollers or the library's); a mutex, since the
+  // listener changes while the notifier thread calls it.
   struct Readiness {
     std::mutex mu;
     std::function<void()> listener;

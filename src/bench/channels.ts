@@ -20,8 +20,12 @@ export interface Channel {
   note?: string;
   /** Pair i's endpoints; called once per run (sockets get fresh addresses). */
   pair(i: number): Endpoints;
+  /** How many pairs may run at once (default: all); the N-channels rows skip larger N. */
+  maxPairsAtOnce?: number;
   /** Daemon pids whose memory the report follows. */
   daemons(): number[];
+  /** The side of each of daemons() (default: a, then b). */
+  daemonSides?: string[];
   /** After a failure: what is wrong with the channel's daemons (gone, and what they logged), if anything. */
   diagnose?(): string | undefined;
   /** Synchronous (it also runs from process 'exit'); leaves nothing mounted or running. */
@@ -71,14 +75,83 @@ export function tcpLoopback(): Channel {
   };
 }
 
+/** A set in /dev/shm for `pairs` pairs of channels, 1 MiB rings like the default format; and its removal. */
+function benchSet(cli: (args: string[]) => string, tag: string, pairs: number): { set: string; remove(): void } {
+  const shm = fs.mkdtempSync(`/dev/shm/intervmfs-bench-${tag}-`);
+  const set = path.join(shm, 'ms');
+  const remove = () => fs.rmSync(shm, { recursive: true, force: true });
+  try {
+    cli(['format', '--memsections', set, '--channels', String(2 * pairs), '--data-size', `${2 * pairs}M`]);
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  return { set, remove };
+}
+
+// A library end (lib-peer.ts) claims its side for as long as it runs, so one
+// peer process per side at a time: one pair at once.
+const LIBRARY_NOTE = 'each library end is a Node process using openChannel (src/lib), with no FUSE; one pair at a time, as a side holds one program';
+
+/** Both ends on the library (src/lib), side a and side b of one set: no mount, no daemon. */
+export function library(cli: (args: string[]) => string, pairs: number): Channel {
+  const { set, remove } = benchSet(cli, 'lib', pairs);
+  const end = (side: string, name: string) => `lib:${side}:${set}:${name}`;
+  return {
+    name: 'library',
+    note: LIBRARY_NOTE,
+    maxPairsAtOnce: 1,
+    pair: (i) => ({ sendData: end('a', `d${i}`), sendAck: end('a', `k${i}`), recvData: end('b', `d${i}`), recvAck: end('b', `k${i}`) }),
+    daemons: () => [],
+    close: remove,
+  };
+}
+
+/** The library (src/lib) sends on side a; a mount of side b (futex) receives through its files. */
+export function libraryToMount(cli: (args: string[]) => string, dir: string, pairs: number): Channel {
+  const { set, remove } = benchSet(cli, 'libmnt', pairs);
+  const b = path.join(dir, 'libmnt-b');
+  let mounted = false;
+  const close = () => {
+    if (mounted) {
+      mounted = false;
+      try {
+        cli(['unmount', '--force', b]);
+      } catch {
+        /* already gone */
+      }
+    }
+    remove();
+  };
+  try {
+    fs.mkdirSync(b);
+    cli(['mount', b, '--memsections', set, '--side', 'b', '--notify', 'futex', '--log', `${b}.log`]);
+    mounted = true;
+    for (let i = 0; i < pairs; i++) for (const name of [`d${i}`, `k${i}`]) execFileSync('mknod', [path.join(b, name), 'p']);
+  } catch (err) {
+    close();
+    throw err;
+  }
+  const pid = (JSON.parse(cli(['status', '--json', '--memsections', set])) as { sides: { pid: number }[] }).sides[1].pid;
+  return {
+    name: 'library ↔ mount',
+    note: `${LIBRARY_NOTE}; the mount's end is the C peer on side b's files`,
+    maxPairsAtOnce: 1,
+    pair: (i) => ({ sendData: `lib:a:${set}:d${i}`, sendAck: `lib:a:${set}:k${i}`, recvData: path.join(b, `d${i}`), recvAck: path.join(b, `k${i}`) }),
+    daemons: () => [pid],
+    daemonSides: ['b'],
+    diagnose: () => (alive(pid) ? undefined : `  the side b daemon (pid ${pid}) is gone; see ${b}.log`),
+    close,
+  };
+}
+
 /**
  * Two intervmfs mounts over one set in /dev/shm (in memory, as an ivshmem
  * region is); pair i sends a->b on d<i> and acknowledges b->a on k<i>.
  */
 export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 'futex' | 'poll', pairs: number, spinUs = 0): Channel {
   const tag = spinUs ? `${notify}-spin${spinUs}` : notify;
-  const shm = fs.mkdtempSync(`/dev/shm/intervmfs-bench-${tag}-`);
-  const set = path.join(shm, 'ms');
+  const { set, remove } = benchSet(cli, tag, pairs);
   const a = path.join(dir, `${tag}-a`);
   const b = path.join(dir, `${tag}-b`);
   const mounted: string[] = [];
@@ -90,11 +163,9 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
         /* already gone */
       }
     }
-    fs.rmSync(shm, { recursive: true, force: true });
+    remove();
   };
   try {
-    // 1 MiB rings, like the default format.
-    cli(['format', '--memsections', set, '--channels', String(2 * pairs), '--data-size', `${2 * pairs}M`]);
     for (const [mnt, side] of [[a, 'a'], [b, 'b']]) {
       fs.mkdirSync(mnt);
       cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify, '--log', `${mnt}.log`, ...(spinUs ? ['--spin-us', String(spinUs)] : [])]);

@@ -1,5 +1,6 @@
-// Runs the peer program (bench/peer.c, built by npm ci) on both ends of one
-// pair and returns what each end printed. When one end fails the other is
+// Runs the peer program (bench/peer.c, built by npm ci; for an end on the
+// library, lib-peer.ts under Node) on both ends of one pair and returns what
+// each end printed. When one end fails the other is
 // stopped at once (it would otherwise wait for data that never comes), and
 // the error says which end failed, how, and what it printed on stderr.
 import { ChildProcess, spawn } from 'child_process';
@@ -8,11 +9,16 @@ import { Endpoints } from './channels';
 import { describeExit, tail } from './failure';
 
 export const PEER = path.resolve(__dirname, '../../../build/Release/intervmfs-peer');
+const LIB_PEER = path.resolve(__dirname, 'lib-peer.js');
+/** The line a receiving library end (lib-peer.ts) prints once its channels are open, before its result. */
+export const READY = 'READY';
 
 export type PeerResult = Record<string, string | number>;
 
 interface Running {
   result: Promise<PeerResult>;
+  /** A library receiver has its channels open (it prints READY first); a C peer at once, since its opens wait for the sender. */
+  ready: Promise<void>;
   stop(): void;
 }
 
@@ -25,13 +31,20 @@ export function stopPeers(): void {
 }
 
 function run(args: string[], timeoutMs: number): Running {
-  const child = spawn(PEER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const onLibrary = args[1].startsWith('lib:');
+  const [program, argv] = onLibrary ? [process.execPath, [LIB_PEER, ...args]] : [PEER, args];
+  const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let why = '';
+  let isReady = () => undefined as void;
+  const ready = onLibrary ? new Promise<void>((resolve) => (isReady = resolve)) : Promise.resolve();
   const result = new Promise<PeerResult>((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.startsWith(`${READY}\n`)) isReady();
+    });
     child.stderr.on('data', (d) => (err += d));
     const timer = setTimeout(() => {
       why = ` after the ${timeoutMs} ms limit`;
@@ -42,6 +55,8 @@ function run(args: string[], timeoutMs: number): Running {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       running.delete(child);
+      isReady(); // whoever waits learns the outcome from result
+      if (out.startsWith(`${READY}\n`)) out = out.slice(READY.length + 1);
       if (code !== 0) {
         const stderr = tail(err);
         return reject(new Error(`${what} ${describeExit(code, signal)}${why}${stderr ? `; its stderr ends:\n${stderr}` : ' (no stderr)'}`));
@@ -56,11 +71,13 @@ function run(args: string[], timeoutMs: number): Running {
     child.on('error', (e) => {
       clearTimeout(timer);
       running.delete(child);
+      isReady();
       reject(new Error(`${what}: ${e.message}`));
     });
   });
   return {
     result,
+    ready,
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) {
         why ||= ' because the other end had failed';
@@ -86,6 +103,7 @@ async function both(first: Running, second: Running): Promise<[PeerResult, PeerR
 export async function transfer(e: Endpoints, size: number, chunk: number, verify = false, timeoutMs = 300_000): Promise<PeerResult> {
   const extra = verify ? ['verify'] : [];
   const recv = run(['recv', e.recvData, e.recvAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs);
+  await recv.ready; // the sender's clock must not run while a library receiver starts
   const send = run(['send', e.sendData, e.sendAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs);
   const [s, r] = await both(send, recv);
   if (verify && s.digest !== r.digest) throw new Error(`digest mismatch: sent ${s.digest}, received ${r.digest}`);
@@ -95,6 +113,7 @@ export async function transfer(e: Endpoints, size: number, chunk: number, verify
 /** `count` round trips of `size`-byte messages; resolves with p50 and p99 in ns. */
 export async function pingPong(e: Endpoints, count: number, size: number, timeoutMs = 300_000): Promise<PeerResult> {
   const pong = run(['pong', e.recvData, e.recvAck, String(count), String(size)], timeoutMs);
+  await pong.ready;
   const ping = run(['ping', e.sendData, e.sendAck, String(count), String(size)], timeoutMs);
   const [p] = await both(ping, pong);
   return p;

@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Channel, intervmfs, kernelFifo, tcpLoopback, unixSocket } from './channels';
+import { Channel, intervmfs, kernelFifo, library, libraryToMount, tcpLoopback, unixSocket } from './channels';
 import { cReference, CREF_NAME } from './cref';
 import { BenchFailure, stage } from './failure';
 import { mountsUnder, unmountLazily } from './mounts';
@@ -96,11 +96,14 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     channels.push(await stage('setting up', 'intervmfs poll', () => intervmfs(cli, work, 'poll', pairs)));
     // The opt-in spin (mount --spin-us): what it buys on round trips, what it costs elsewhere.
     channels.push(await stage('setting up', `intervmfs futex spin ${opts.spinUs} µs`, () => intervmfs(cli, work, 'futex', pairs, opts.spinUs)));
+    channels.push(await stage('setting up', 'library', () => library(cli, pairs)));
+    channels.push(await stage('setting up', 'library ↔ mount', () => libraryToMount(cli, work, pairs)));
     channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
     channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback());
     const names = channels.map((c) => c.name);
     const notes = Object.fromEntries(channels.flatMap((c) => (c.note ? [[c.name, c.note]] : [])));
-    const memStart = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
+    const daemonMemory = () => Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${c.daemonSides?.[i] ?? 'ab'[i]}`, memory(pid)])));
+    const memStart = daemonMemory();
 
     // Count the steps for the progress bar: the digests, then every round.
     const perRound = plan.oneShot.reduce((n, o) => n + o.runs, 0) + 1 + plan.streamWrites.length + plan.scaleChannels.length;
@@ -164,6 +167,10 @@ export async function runBench(opts: BenchOptions): Promise<void> {
       for (const k of plan.scaleChannels) {
         const workload = `${k} channel${k > 1 ? 's' : ''} at once, 128 KiB writes`;
         for (const c of order) {
+          if (k > (c.maxPairsAtOnce ?? k)) {
+            bar?.increment();
+            continue;
+          }
           const results = await measure(`${round}: ${workload}`, c, () => Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024))));
           const slowest = Math.max(...results.map((s) => Number(s.ns)));
           book.add(workload, 'MB/s total', 'higher', c.name, (k * plan.scaleTotal) / (slowest / 1e9) / 1e6);
@@ -174,7 +181,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     bar.stop();
     bar = undefined;
 
-    const memEnd = Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${'ab'[i]}`, memory(pid)])));
+    const memEnd = daemonMemory();
     const columns = [...names, REFERENCE];
     const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${plan.rounds} round${plan.rounds > 1 ? 's' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
     const table = renderTable(rows, columns, notes);

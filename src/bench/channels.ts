@@ -63,6 +63,21 @@ export function unixSocket(dir: string): Channel {
   };
 }
 
+/** A Unix socket between two Node programs (node:net in lib-peer.ts): the yardstick of the library's columns. */
+export function nodeUnixSocket(dir: string): Channel {
+  let seq = 0;
+  return {
+    name: 'Unix socket (Node)',
+    note: 'both ends Node programs using node:net, as lib-peer.ts drives the library',
+    pair: (i) => {
+      const s = `nodeunix:${path.join(dir, `n${i}-${seq++}.sock`)}`;
+      return { sendData: s, sendAck: '-', recvData: s, recvAck: '-' };
+    },
+    daemons: () => [],
+    close: () => undefined,
+  };
+}
+
 export function tcpLoopback(): Channel {
   return {
     name: 'TCP loopback',

@@ -8,8 +8,13 @@
 //
 // DATA and ACK are lib:SIDE:SET:NAME; the channel is made if missing. The
 // process claims SIDE of SET while it runs: one peer per side at a time.
+// Or DATA is nodeunix:PATH (ACK ignored): a Unix socket through node:net,
+// the receiving end listening, for what a Node program would use instead.
+// A receiving end prints READY once its channels are open (or it listens).
 import { once } from 'events';
-import { Readable } from 'stream';
+import fs from 'fs';
+import net from 'net';
+import { Duplex, Readable } from 'stream';
 import { ChannelMode, ChannelStream, openChannel } from '../lib';
 import { READY } from './peer';
 
@@ -57,7 +62,58 @@ function readExactly(s: Readable, n: number): Promise<Buffer> {
   });
 }
 
-async function write(s: ChannelStream, b: Buffer): Promise<void> {
+/** The data and ack streams of this end, once they are open; a receiver then says READY. */
+async function openEnds(dataSpec: string, ackSpec: string, receiving: boolean): Promise<[Duplex, Duplex]> {
+  if (dataSpec.startsWith('nodeunix:')) {
+    const where = dataSpec.slice('nodeunix:'.length);
+    if (!receiving) {
+      const sock = net.connect(where);
+      await once(sock, 'connect');
+      return [sock.setNoDelay(true), sock];
+    }
+    const server = net.createServer().listen(where);
+    await once(server, 'listening');
+    process.stdout.write(`${READY}\n`);
+    const [sock] = (await once(server, 'connection')) as [net.Socket];
+    server.close();
+    fs.rmSync(where, { force: true });
+    return [sock.setNoDelay(true), sock];
+  }
+  // Opened in peer.c's order (data, then ack), so neither end waits on the other's second open.
+  const data = open(dataSpec, receiving ? 'r' : 'w');
+  const ack = open(ackSpec, receiving ? 'w' : 'r');
+  await Promise.all([data, ack].map((st) => once(st, 'ready')));
+  if (receiving) process.stdout.write(`${READY}\n`);
+  return [data, ack];
+}
+
+/** Hands `each` the next `n` bytes of `s` as they come (not more: a socket's ack follows on it). */
+function consume(s: Readable, n: number, each: (b: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let left = n;
+    const done = (err?: Error) => {
+      s.off('readable', take);
+      s.off('end', ended);
+      s.off('error', done);
+      if (err) reject(err);
+      else resolve();
+    };
+    const ended = () => done(new Error('unexpected end of data'));
+    function take() {
+      for (let b: Buffer | null; left > 0 && (b = s.read(Math.min(left, s.readableLength || left)) as Buffer | null) !== null; ) {
+        each(b);
+        left -= b.length;
+      }
+      if (left === 0) done();
+    }
+    s.on('readable', take);
+    s.once('end', ended);
+    s.once('error', done);
+    take();
+  });
+}
+
+async function write(s: Duplex, b: Buffer): Promise<void> {
   if (!s.write(b)) await once(s, 'drain');
 }
 
@@ -69,13 +125,7 @@ async function main(argv: string[]): Promise<Record<string, string | number>> {
   const verify = argv[5] === 'verify';
   if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(chunk) || chunk < 1) throw new Error('SIZE|COUNT and CHUNK|MSG must be positive whole numbers');
   const receiving = mode === 'recv' || mode === 'pong';
-  // Opened in peer.c's order (data, then ack), so neither end waits on the other's second open.
-  const data = open(dataSpec, receiving ? 'r' : 'w');
-  const ack = open(ackSpec, receiving ? 'w' : 'r');
-  if (receiving) {
-    await Promise.all([data, ack].map((st) => once(st, 'ready')));
-    process.stdout.write(`${READY}\n`);
-  }
+  const [data, ack] = await openEnds(dataSpec, ackSpec, receiving);
   const pattern = Buffer.from(Array.from({ length: chunk }, (_, i) => (i * 7 + 1) & 0xff));
   let digest = FNV_OFFSET;
   const hex = () => digest.toString(16).padStart(16, '0');
@@ -88,7 +138,7 @@ async function main(argv: string[]): Promise<Record<string, string | number>> {
     // The side is detached once the last stream closes: wait for that, so the
     // next peer on this side finds it free. Writers end (what they wrote
     // still arrives); readers, and everything after a failure, are destroyed.
-    await Promise.all([data, ack].map((st) => shut(st, failed)));
+    await Promise.all([...new Set([data, ack])].map((st) => shut(st, failed)));
   }
 
   async function run(): Promise<Record<string, string | number>> {
@@ -106,13 +156,9 @@ async function main(argv: string[]): Promise<Record<string, string | number>> {
         return { ns: Number(process.hrtime.bigint() - t0), digest: hex() };
       }
       case 'recv': {
-        let left = n;
-        for await (const piece of data as AsyncIterable<Buffer>) {
+        await consume(data, n, (piece) => {
           if (verify) digest = fnv(digest, piece);
-          left -= piece.length;
-          if (left <= 0) break;
-        }
-        if (left !== 0) throw new Error(left > 0 ? 'unexpected end of data' : `${-left} bytes more than sent`);
+        });
         await write(ack, Buffer.from('k'));
         return { digest: hex() };
       }
@@ -137,7 +183,7 @@ async function main(argv: string[]): Promise<Record<string, string | number>> {
   }
 }
 
-function shut(s: ChannelStream, destroy: boolean): Promise<void> {
+function shut(s: Duplex, destroy: boolean): Promise<void> {
   if (s.closed) return Promise.resolve();
   const closed = once(s, 'close').then(
     () => undefined,

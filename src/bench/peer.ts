@@ -1,5 +1,5 @@
 // Runs the peer program (bench/peer.c, built by npm ci; for an end on the
-// library, lib-peer.ts under Node) on both ends of one pair and returns what
+// library or on node:net, lib-peer.ts under Node) on both ends of one pair and returns what
 // each end printed. When one end fails the other is
 // stopped at once (it would otherwise wait for data that never comes), and
 // the error says which end failed, how, and what it printed on stderr.
@@ -31,7 +31,7 @@ export function stopPeers(): void {
 }
 
 function run(args: string[], timeoutMs: number): Running {
-  const onLibrary = args[1].startsWith('lib:');
+  const onLibrary = args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
   const [program, argv] = onLibrary ? [process.execPath, [LIB_PEER, ...args]] : [PEER, args];
   const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);

@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Channel, intervmfs, kernelFifo, library, libraryToMount, tcpLoopback, unixSocket } from './channels';
+import { Channel, intervmfs, kernelFifo, library, libraryToMount, nodeUnixSocket, tcpLoopback, unixSocket } from './channels';
 import { cReference, CREF_NAME } from './cref';
 import { BenchFailure, stage } from './failure';
 import { mountsUnder, unmountLazily } from './mounts';
@@ -99,7 +99,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     channels.push(await stage('setting up', 'library', () => library(cli, pairs)));
     channels.push(await stage('setting up', 'library ↔ mount', () => libraryToMount(cli, work, pairs)));
     channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
-    channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback());
+    channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback(), nodeUnixSocket(work));
     const names = channels.map((c) => c.name);
     const notes = Object.fromEntries(channels.flatMap((c) => (c.note ? [[c.name, c.note]] : [])));
     const daemonMemory = () => Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${c.daemonSides?.[i] ?? 'ab'[i]}`, memory(pid)])));

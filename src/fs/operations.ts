@@ -10,6 +10,7 @@ import { Errno } from '../errno';
 import { Logger } from '../log';
 import { Namespace } from './namespace';
 import { rootStat, statfs } from './attributes';
+import { isReservedName } from '../lib/handle-names';
 
 const S_IFMT = constants.S_IFMT;
 const S_IFIFO = constants.S_IFIFO;
@@ -77,6 +78,7 @@ export function buildOperations(ctx: MountContext): Operations {
       const name = place.name;
       const bad = addon.checkName(name);
       if (bad) return cb(bad);
+      if (isReservedName(name)) return cb(Errno.EPERM); // the library's handles' names (src/lib/handle-names.ts)
       // The channel belongs to whoever ran mknod, as a file would.
       const { uid, gid } = Fuse.caller() ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
       ms.createChannel(name, mode & 0o7777, uid, gid, Date.now()).then(

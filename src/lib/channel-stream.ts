@@ -18,8 +18,8 @@ export interface OpenChannelOptions extends SideRequest {
   /** The channel's name, as it shows in a mount's folder. */
   name: string;
   mode: ChannelMode;
-  /** Make the channel if it does not exist (as mknod NAME p on a mount would). */
-  create?: boolean;
+  /** Make the channel if it does not exist (as mknod NAME p on a mount would); 'exclusive': fail with EEXIST if it does. */
+  create?: boolean | 'exclusive';
   /** Its permission bits when made (default 0o644, mkfifo's under umask 022). */
   createMode?: number;
 }
@@ -30,7 +30,7 @@ const { O_RDONLY, O_WRONLY } = fs.constants;
 
 export class ChannelStream extends Duplex {
   readonly channel: string;
-  private side?: LibrarySide;
+  protected side?: LibrarySide;
   private reader?: HandleWait;
   private writer?: HandleWait;
   private scratch?: Buffer;
@@ -48,18 +48,28 @@ export class ChannelStream extends Duplex {
     this.open().then(
       () => {
         callback();
-        this.emit('ready');
+        this.opened();
       },
       (err: Error) => callback(err),
     );
   }
 
-  private async open(): Promise<void> {
+  /** Sockets (socket.ts) add their steps around it. */
+  protected async open(): Promise<void> {
     const { opts } = this;
     this.side = await LibrarySide.acquire(opts);
-    if (opts.create) await this.side.create(opts.name, opts.createMode ?? 0o644);
+    if (opts.create) await this.side.create(opts.name, opts.createMode ?? 0o644, opts.create === 'exclusive');
     if (opts.mode !== 'w') this.reader = this.openHandle(O_RDONLY);
-    if (opts.mode !== 'r') this.writer = this.openHandle(O_WRONLY);
+    if (opts.mode !== 'r') this.writer = this.openHandle(this.writerFlags());
+  }
+
+  /** open(2)'s flags for our writer; connect's knock (connect.ts) wants a reader there already. */
+  protected writerFlags(): number {
+    return O_WRONLY;
+  }
+
+  protected opened(): void {
+    this.emit('ready');
   }
 
   private openHandle(flags: number): HandleWait {

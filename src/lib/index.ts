@@ -6,12 +6,22 @@
 //
 //   const ch = openChannel({ memsections: 'memsections', side: 'a', name: 'jobs', mode: 'w', create: true });
 //   ch.end('hello\n');
+// And net-style handles, a private channel per connection (decision 0017):
+//   createServer({ memsections, side: 'a' }, (socket) => socket.pipe(socket)).listen('echo');
+//   connect({ memsections, side: 'b', handle: 'echo' }).end('ping\n');
 import { ChannelMode, ChannelStream, OpenChannelOptions } from './channel-stream';
+import { isReservedName, RESERVED_PREFIX } from './handle-names';
+import { checkSideRequest } from './library-side';
 
 export { ChannelStream } from './channel-stream';
 export type { ChannelMode, OpenChannelOptions } from './channel-stream';
 export type { ChannelError } from './errors';
-export type { LibraryNotify, SideName } from './library-side';
+export type { LibraryNotify, SideName, SideRequest } from './library-side';
+export { connect } from './connect';
+export type { ConnectOptions } from './connect';
+export { createServer, Server } from './server';
+export type { ServerOptions } from './server';
+export { Socket } from './socket';
 
 const MODES: ChannelMode[] = ['r', 'w', 'rw'];
 
@@ -26,11 +36,9 @@ const MODES: ChannelMode[] = ['r', 'w', 'rw'];
  * channel of this process is open on it, and detached after the last closes.
  */
 export function openChannel(opts: OpenChannelOptions): ChannelStream {
-  if (typeof opts !== 'object' || opts === null) throw new TypeError('openChannel needs an options object');
-  if (typeof opts.memsections !== 'string') throw new TypeError('memsections must be a string: the set, as --memsections names it');
-  if (opts.side !== 'a' && opts.side !== 'b') throw new TypeError("side must be 'a' or 'b'");
+  checkSideRequest(opts, 'openChannel');
   if (typeof opts.name !== 'string' || opts.name === '') throw new TypeError('name must be a channel name');
+  if (isReservedName(opts.name)) throw new TypeError(`channel names that begin '${RESERVED_PREFIX}' are the handles' own (createServer, connect)`);
   if (!MODES.includes(opts.mode)) throw new TypeError("mode must be 'r', 'w' or 'rw'");
-  if (opts.notify !== undefined && opts.notify !== 'futex' && opts.notify !== 'poll') throw new TypeError("notify must be 'futex' or 'poll'");
   return new ChannelStream(opts);
 }

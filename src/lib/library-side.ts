@@ -27,6 +27,14 @@ export interface SideRequest {
   notify?: LibraryNotify;
 }
 
+/** Throws a TypeError at the first field of the side's options that is wrong; `what` is the caller's name. */
+export function checkSideRequest(opts: SideRequest, what: string): void {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${what} needs an options object`);
+  if (typeof opts.memsections !== 'string') throw new TypeError('memsections must be a string: the set, as --memsections names it');
+  if (opts.side !== 'a' && opts.side !== 'b') throw new TypeError("side must be 'a' or 'b'");
+  if (opts.notify !== undefined && opts.notify !== 'futex' && opts.notify !== 'poll') throw new TypeError("notify must be 'futex' or 'poll'");
+}
+
 const held = new Map<string, LibrarySide>();
 let exitHooked = false;
 
@@ -52,6 +60,8 @@ export class LibrarySide implements WaitHost {
   readonly ms: Memsections;
   readonly channels: SideChannels;
   readonly notify: NotifyMode;
+  /** The handles our servers listen on (server.ts): one listener per handle and side. */
+  readonly listening = new Set<string>();
   private readonly served: ServedSide;
   private readonly ready: Promise<void>;
   private readonly parked = new Set<HandleWait>();
@@ -118,10 +128,16 @@ export class LibrarySide implements WaitHost {
     this.heartbeat = setInterval(() => this.served.tick(Date.now()), HEARTBEAT_MS).unref();
   }
 
-  /** mknod: a new channel, ours as a file would be; one that exists already is fine. */
-  async create(name: string, mode: number): Promise<void> {
+  /** mknod: a new channel, ours as a file would be; one that exists already is fine unless `exclusive`. */
+  async create(name: string, mode: number, exclusive = false): Promise<void> {
     const r = await this.ms.createChannel(name, mode & 0o7777, process.getuid?.() ?? 0, process.getgid?.() ?? 0, Date.now());
-    if (r.errno !== 0 && r.errno !== Errno.EEXIST) throw errnoError(r.errno, 'mknod', name);
+    if (r.errno !== 0 && (exclusive || r.errno !== Errno.EEXIST)) throw errnoError(r.errno, 'mknod', name);
+  }
+
+  /** unlink: the name goes now, the channel once nobody on either side has it open. */
+  async remove(name: string): Promise<void> {
+    const r = await this.ms.unlinkChannel(name, Date.now());
+    if (r.errno !== 0) throw errnoError(r.errno, 'unlink', name);
   }
 
   /** A stream closed: the last one detaches the side. */

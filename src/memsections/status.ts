@@ -3,6 +3,7 @@
 import { ChannelInfo, Geometry, Memsections, SideInfo } from '../native';
 import { formatSize } from './sizes';
 import { Beat, watchHeartbeats } from '../timing';
+import { parseListenName } from '../lib/handle-names';
 
 export interface SideStatus extends SideInfo {
   name: 'a' | 'b';
@@ -15,6 +16,28 @@ export interface StatusReport {
   geometry: Geometry;
   sides: SideStatus[];
   channels: ChannelInfo[];
+  handles: HandleStatus[];
+}
+
+/** A handle of the library's servers (src/lib/server.ts), from its listen channel. */
+export interface HandleStatus {
+  handle: string;
+  /** The side that listens; clients connect from the other. */
+  side: 'a' | 'b';
+  /** Its listener is there: the side is attached and reads the listen channel (else a dead program's leftover). */
+  listening: boolean;
+}
+
+export function handlesOf(channels: ChannelInfo[], sides: SideStatus[]): HandleStatus[] {
+  const out: HandleStatus[] = [];
+  for (const c of channels) {
+    const l = c.state === 'live' && !c.corrupt ? parseListenName(c.name) : undefined;
+    if (!l) continue;
+    const toListener = l.side === 'a' ? c.rings[1] : c.rings[0]; // rings[0] carries a -> b
+    const alive = sides.find((s) => s.name === l.side)?.alive ?? false;
+    out.push({ ...l, listening: alive && toListener.readersOpen > 0 });
+  }
+  return out;
 }
 
 /** The two sides' heartbeats, keyed 'a' and 'b' (with what status shows of each). */
@@ -28,7 +51,8 @@ export async function collectStatus(ms: Memsections, given: string): Promise<Sta
     const { key: _key, ...s } = last.get(name)!;
     return { ...s, name, alive: alive.has(name) };
   });
-  return { memsections: given, geometry: ms.geometry(), sides, channels: ms.channels() };
+  const channels = ms.channels();
+  return { memsections: given, geometry: ms.geometry(), sides, channels, handles: handlesOf(channels, sides) };
 }
 
 export function renderStatus(r: StatusReport): string {
@@ -47,6 +71,11 @@ export function renderStatus(r: StatusReport): string {
   const live = r.channels.filter((c) => c.state !== 'corrupt' && !c.corrupt);
   lines.push(`channels: ${live.filter((c) => c.state === 'live').length} of ${g.capacity}`);
   lines.push(...channelLines(r.channels, ['a', 'b'], '  '));
+  if (r.handles.length > 0) lines.push('handles:');
+  for (const h of r.handles) {
+    const peer = h.side === 'a' ? 'b' : 'a';
+    lines.push(`  ${h.handle}: ${h.listening ? `listened on by side ${h.side}, for clients on side ${peer}` : `left by side ${h.side}, nobody listening`}`);
+  }
   return lines.join('\n');
 }
 

@@ -78,10 +78,17 @@ function listened(srv: Server, handle: string): Promise<void> {
 
 const lines = (p: Proc, prefix: string) => p.stdoutSoFar.split('\n').filter((l) => l.startsWith(prefix));
 
+// The server program's stdout is a pipe, slower than a channel: a reply
+// can arrive before the line the server printed ahead of sending it. So
+// each test waits for the exact line it expects, counting the server's
+// connections itself (`served`), and never reads stdout as it stands.
+
 describe('integration: net-style handles, a server program on side a, clients on side b', function () {
   const lab = useLab('net');
   let set = '';
   let server: Proc | undefined;
+  let served = 0; // connections the server program has announced, or will
+  const servedOne = async () => server!.waitForOutput(`connection #${++served}\n`, 10_000);
   // Every socket and server this process opens, ended after each test
   // whatever happened, so side a and b are detached before the next.
   const sockets: Socket[] = [];
@@ -127,7 +134,8 @@ describe('integration: net-style handles, a server program on side a, clients on
     const back = readAll(c);
     c.end('hello, server\n');
     expect((await within(back, 15_000, 'the reply and its end of file')).toString()).to.equal('hello, server\n');
-    expect(lines(server!, 'end '), "the server's socket saw the client's end").to.include('end 14');
+    await servedOne();
+    await server!.waitForOutput('end 14\n', 10_000); // the server's socket saw the client's end
     await within(closed(c), 10_000, 'the client socket closing once both halves ended');
   });
 
@@ -143,12 +151,14 @@ describe('integration: net-style handles, a server program on side a, clients on
       expect(b.length, `client ${i}'s reply`).to.equal(MiB);
       expect(sha256(b), `client ${i}'s reply is its own bytes`).to.equal(sha256(payloads[i]));
     }
+    await servedOne();
+    await servedOne();
   });
 
   it("keeps a connection's channel only while it is open: unlinked once both ends have it, gone once both closed; status shows the handle", async () => {
     const c = client();
     await connected(c);
-    await server!.waitForOutput(`connection #${lines(server!, 'connection').length + 1}\n`, 10_000);
+    await servedOne();
     const open = connectionChannels(await status());
     expect(open.map((ch) => ch.state), 'the open connection, its name already gone').to.deep.equal(['unlinked']);
 
@@ -193,7 +203,6 @@ describe('integration: net-style handles, a server program on side a, clients on
   });
 
   it('ignores garbage on the listen channel (an untrusted peer): no event, no crash, and the next client is served', async () => {
-    const before = lines(server!, 'connection').length;
     // Written as a hostile program would: straight to the listen channel.
     const raw = new ChannelStream({ memsections: set, side: 'b', name: '.net:a:echo', mode: 'w' });
     raw.write('no newline at all, then a long line ' + 'z'.repeat(600));
@@ -205,7 +214,9 @@ describe('integration: net-style handles, a server program on side a, clients on
     const back = readAll(c);
     c.end('still here');
     expect((await within(back, 15_000, 'the reply after the garbage')).toString()).to.equal('still here');
-    expect(lines(server!, 'connection').length, 'one connection: the real one').to.equal(before + 1);
+    await servedOne();
+    // The server reads records in order: the garbage came before the real one.
+    expect(lines(server!, 'connection').length, 'one connection: the real one').to.equal(served);
     expect(server!.running, 'the server program lives').to.equal(true);
   });
 

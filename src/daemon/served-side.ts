@@ -69,6 +69,11 @@ export class ServedSide {
     ms.setPeerDead(seen === 'dead');
   }
 
+  /** Whether the peer stopped beating while attached (killed, crashed), not detached cleanly. */
+  get peerDied(): boolean {
+    return this.peerState === 'dead';
+  }
+
   /** Answers every waiting request; returns the requests still inside after 1 s. */
   stopEngine(): number {
     return this.attached ? this.ms.stopEngine() : 0;

@@ -105,7 +105,7 @@ export class ChannelStream extends Duplex {
         // for a new reader), and the readable side ends.
         this.reader = undefined;
         this.closeHandle(r);
-        this.push(null);
+        this.endOfFile();
         return;
       }
       // A short read is copied out and the buffer kept; a long one is handed over.
@@ -119,6 +119,11 @@ export class ChannelStream extends Duplex {
       this.push(chunk);
       return;
     }
+  }
+
+  /** The peer's writers are all gone; sockets (socket.ts) tell a peer that died from one that ended. */
+  protected endOfFile(): void {
+    this.push(null);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {

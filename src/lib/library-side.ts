@@ -128,6 +128,11 @@ export class LibrarySide implements WaitHost {
     this.heartbeat = setInterval(() => this.served.tick(Date.now()), HEARTBEAT_MS).unref();
   }
 
+  /** Whether the other side's holder died attached: its channels ended without its closing them. */
+  get peerDied(): boolean {
+    return this.served.peerDied;
+  }
+
   /** mknod: a new channel, ours as a file would be; one that exists already is fine unless `exclusive`. */
   async create(name: string, mode: number, exclusive = false): Promise<void> {
     const r = await this.ms.createChannel(name, mode & 0o7777, process.getuid?.() ?? 0, process.getgid?.() ?? 0, Date.now());

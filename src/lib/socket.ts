@@ -6,6 +6,7 @@
 // channel goes from the table as soon as both ends have closed, or as the
 // program of either end exits, as an unlinked file does.
 import { ChannelStream } from './channel-stream';
+import { codedError } from './errors';
 import { SideRequest } from './library-side';
 
 export class Socket extends ChannelStream {
@@ -17,5 +18,13 @@ export class Socket extends ChannelStream {
     // 0600: a connection is nobody else's business on a mount of either side.
     super({ memsections, side, notify, name: channel, mode: 'rw', create: create ? 'exclusive' : false, createMode: 0o600 });
     this.handle = handle;
+  }
+
+  // A peer program that was killed never ended its half: its end of file
+  // came from the heartbeat watch. As a socket whose peer's host went,
+  // that is ECONNRESET, not a clean 'end' that would pass for a whole reply.
+  protected override endOfFile(): void {
+    if (!this.side?.peerDied) return super.endOfFile();
+    this.destroy(Object.assign(codedError('ECONNRESET', `read ECONNRESET: the program at the other end of handle '${this.handle}' stopped without closing the connection`), { syscall: 'read' }));
   }
 }

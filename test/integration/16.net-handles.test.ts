@@ -13,8 +13,9 @@ import { openChannel } from '../../src/lib';
 import { Proc, ROOT, useLab, within } from './mounts';
 
 const MiB = 1024 * 1024;
-// 8 channels, 16 KiB rings: a 1 MiB reply goes round its ring 64 times.
-const FORMAT = ['--channels', '8', '--data-size', '128K'];
+// 20 channels (16 connections at once, the listen channel, spare), 16 KiB
+// rings: a 1 MiB reply goes round its ring 64 times.
+const FORMAT = ['--channels', '20', '--data-size', '320K'];
 const HANDLE = 'echo';
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -155,6 +156,18 @@ describe('integration: net-style handles, a server program on side a, clients on
     await servedOne();
   });
 
+  it('serves 16 connections at once, each echoing its own 1 MiB (digests compared), and frees their channels after', async () => {
+    const payloads = Array.from({ length: 16 }, () => crypto.randomBytes(MiB));
+    const cs = payloads.map(() => client());
+    const replies = cs.map(readAll);
+    for (const [i, c] of cs.entries()) c.end(payloads[i]);
+    const got = await within(Promise.all(replies), 60_000, 'all 16 replies');
+    for (const [i, b] of got.entries()) expect(sha256(b), `connection ${i}'s reply is its own 1 MiB`).to.equal(sha256(payloads[i]));
+    for (let i = 0; i < 16; i++) await servedOne();
+    await within(Promise.all(cs.map(closed)), 10_000, 'the 16 sockets closing');
+    expect(connectionChannels(await status()), 'no connection channel left').to.deep.equal([]);
+  });
+
   it("keeps a connection's channel only while it is open: unlinked once both ends have it, gone once both closed; status shows the handle", async () => {
     const c = client();
     await connected(c);
@@ -258,5 +271,31 @@ describe('integration: net-style handles, a server program on side a, clients on
     c.end('after close');
     expect((await within(back, 10_000, 'the reply')).toString()).to.equal('after close');
     await within(closing, 10_000, "the server's close once its connection ended");
+  });
+
+  it('ends the connections of a killed server program with ECONNRESET, and a new program listens on the handle at once', async () => {
+    const victim = lab().proc(process.execPath, ['-e', SERVER, set, 'victim'], { timeoutMs: 120_000 });
+    await victim.waitForOutput('listening victim', 15_000);
+    const c = client('victim');
+    await connected(c);
+    await victim.waitForOutput('connection #1\n', 10_000);
+    const failed = failure(c);
+    const reply = readAll(c).then(() => 'a clean end of file', () => 'an error');
+    c.write('half a request'); // and no end: the client waits for a reply that will not come
+    victim.kill('SIGKILL');
+    const err = await within(failed, 15_000, "the client's error once the server's heartbeat stops");
+    expect(err.code).to.equal('ECONNRESET');
+    expect(await reply, 'what reading the reply gave').to.equal('an error');
+    await within(closed(c), 10_000, 'the reset socket closing');
+
+    // The dead program's side and listen channel are taken over, not refused.
+    const heir = lab().proc(process.execPath, ['-e', SERVER, set, 'victim'], { timeoutMs: 120_000 });
+    await heir.waitForOutput('listening victim', 15_000);
+    const again = client('victim');
+    const back = readAll(again);
+    again.end('after the kill');
+    expect((await within(back, 15_000, "the new program's reply")).toString()).to.equal('after the kill');
+    heir.kill('SIGTERM');
+    expect((await within(heir.done, 15_000, 'the new program exiting')).code).to.equal(0);
   });
 });

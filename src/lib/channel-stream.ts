@@ -95,6 +95,7 @@ export class ChannelStream extends Duplex {
       const buf = (this.scratch ??= Buffer.allocUnsafe(READ_CHUNK));
       const n = this.side!.channels.read(r.handle, buf, buf.length);
       if (n === Errno.EAGAIN) {
+        if (this.peerGone()) return;
         if (r.again(() => this.pull())) continue;
         return;
       }
@@ -124,6 +125,11 @@ export class ChannelStream extends Duplex {
   /** The peer's writers are all gone; sockets (socket.ts) tell a peer that died from one that ended. */
   protected endOfFile(): void {
     this.push(null);
+  }
+
+  /** Whether a read that must wait should stop instead (and the stream was destroyed); a channel waits for a writer for ever, as a FIFO does. */
+  protected peerGone(): boolean {
+    return false;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {

@@ -282,11 +282,19 @@ describe('integration: net-style handles, a server program on side a, clients on
     const failed = failure(c);
     const reply = readAll(c).then(() => 'a clean end of file', () => 'an error');
     c.write('half a request'); // and no end: the client waits for a reply that will not come
+    // A second client knocks while the server is stopped: its record waits
+    // in the listen channel, and the server dies before opening its end.
+    victim.kill('SIGSTOP');
+    const unserved = client('victim');
+    await connected(unserved);
+    const unservedFailed = failure(unserved);
+    unserved.resume();
     victim.kill('SIGKILL');
     const err = await within(failed, 15_000, "the client's error once the server's heartbeat stops");
     expect(err.code).to.equal('ECONNRESET');
     expect(await reply, 'what reading the reply gave').to.equal('an error');
-    await within(closed(c), 10_000, 'the reset socket closing');
+    expect((await within(unservedFailed, 15_000, 'the unserved client failing too')).code).to.equal('ECONNRESET');
+    await within(Promise.all([closed(c), closed(unserved)]), 10_000, 'the reset sockets closing');
 
     // The dead program's side and listen channel are taken over, not refused.
     const heir = lab().proc(process.execPath, ['-e', SERVER, set, 'victim'], { timeoutMs: 120_000 });

@@ -166,5 +166,44 @@ if [ "$SIDE" = a ]; then
   out=$($IVFS mount /run/plain --memsections ivshmem --side a 2>&1); rc=$?
   check "--memsections ivshmem with two devices asks which one (exit $rc)" [ $rc -ne 0 -a -z "${out##*several ivshmem devices found*}" ]
 fi
+# The library between the guests, once after the rounds (both sides are
+# free again): a server program on guest a and a client program on guest b,
+# by handle; then a library writer on a and a shell reader on a mount of b.
+lib_across() {
+  local LIB="node $ROOT/test/vm/lib-across.js $PKGDIR" out rc
+  if [ "$SIDE" = a ]; then
+    $LIB server $IVSHMEM a echo > /run/lib-server.out 2> /run/lib-server.err &
+    local srv=$!
+    for _ in $(seq 1 600); do grep -q listening /run/lib-server.out && break; kill -0 $srv 2>/dev/null || break; sleep 0.1; done
+    check "library: a server program on guest a listens on handle echo" grep -q listening /run/lib-server.out
+    barrier lib-listening
+    wait $srv; rc=$?
+    served() { [ $rc -eq 0 ] && grep -q closed /run/lib-server.out; }
+    check "library: the server echoed its one connection and closed (exit $rc)" served
+    served || say "  it said: $(cat /run/lib-server.err)"
+    barrier lib-served
+    out=$($LIB send $IVSHMEM a fromlib "$PAY/2m" 2>&1); rc=$?
+    check "library: guest a's openChannel wrote 2 MiB to the channel fromlib, read on a mount of guest b (exit $rc)" [ $rc -eq 0 ]
+    [ $rc -eq 0 ] || say "  it said: $out"
+    barrier lib-sent
+  else
+    barrier lib-listening
+    out=$($LIB client $IVSHMEM b echo 200 2>&1)
+    check "library: a client program on guest b connected to handle echo on guest a, and got its 1 MiB back intact" grep -q '"intact":true' <<< "$out"
+    say "figure library guest to guest by handle (notify poll): 200 round trips of 64 B and 1 MiB echoed: $out"
+    barrier lib-served
+    out=$($LIB refused $IVSHMEM b echo 2>&1)
+    check "library: a connect after the server closed is refused ($out)" [ "$out" = ECONNREFUSED ]
+    mount_side poll || return 1
+    for _ in $(seq 1 600); do [ -e $MNT/fromlib ] && break; sleep 0.1; done
+    local got
+    got=$(digest < $MNT/fromlib)
+    check "library: cat on guest b's mount read guest a's library writer's 2 MiB with the same sha256" [ "$got" = "$(cat "$PAY/2m.sha256")" ]
+    barrier lib-sent
+    out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount after the library step: $out"
+  fi
+}
+
 for n in $NOTIFIERS; do round "$n" || break; done
+lib_across
 say "done"

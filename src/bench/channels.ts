@@ -14,6 +14,13 @@ export interface Endpoints {
   recvAck: string;
 }
 
+type Side = 'a' | 'b';
+
+export interface Daemon {
+  side: Side;
+  pid: number;
+}
+
 export interface Channel {
   name: string;
   /** What the reader of the results must know about this channel (printed under the table, kept in the JSON). */
@@ -22,10 +29,8 @@ export interface Channel {
   pair(i: number): Endpoints;
   /** How many pairs may run at once (default: all); the N-channels rows skip larger N. */
   maxPairsAtOnce?: number;
-  /** Daemon pids whose memory the report follows. */
-  daemons(): number[];
-  /** The side of each of daemons() (default: a, then b). */
-  daemonSides?: string[];
+  /** The daemons whose memory the report follows. */
+  daemons(): Daemon[];
   /** After a failure: what is wrong with the channel's daemons (gone, and what they logged), if anything. */
   diagnose?(): string | undefined;
   /** Synchronous (it also runs from process 'exit'); leaves nothing mounted or running. */
@@ -125,13 +130,39 @@ export function library(cli: (args: string[]) => string, pairs: number): Channel
 /** The library (src/lib) sends on side a; a mount of side b (futex) receives through its files. */
 export function libraryToMount(cli: (args: string[]) => string, dir: string, pairs: number): Channel {
   const { set, remove } = benchSet(cli, 'libmnt', pairs);
-  const b = path.join(dir, 'libmnt-b');
-  let mounted = false;
+  const m = mountSides(cli, dir, 'libmnt', set, ['b'], 'futex', [], pairs, remove);
+  const b = m.paths.b!;
+  return {
+    name: 'library ↔ mount',
+    note: `${LIBRARY_NOTE}; the mount's end is the C peer on side b's files`,
+    maxPairsAtOnce: 1,
+    pair: (i) => ({ sendData: `lib:a:${set}:d${i}`, sendAck: `lib:a:${set}:k${i}`, recvData: path.join(b, `d${i}`), recvAck: path.join(b, `k${i}`) }),
+    daemons: () => m.daemons,
+    diagnose: m.diagnose,
+    close: m.close,
+  };
+}
+
+interface MountedSides {
+  paths: Partial<Record<Side, string>>;
+  daemons: Daemon[];
+  diagnose(): string | undefined;
+  /** Unmounts what was mounted, then removes the set (`remove`). */
+  close(): void;
+}
+
+/**
+ * Mounts `sides` of `set` at DIR/TAG-SIDE with `notify` and makes the
+ * channels d<i> and k<i> for `pairs` pairs on the first; on any failure
+ * unmounts what it mounted and removes the set before it throws.
+ */
+function mountSides(cli: (args: string[]) => string, dir: string, tag: string, set: string, sides: Side[], notify: string, extra: string[], pairs: number, remove: () => void): MountedSides {
+  const paths: Partial<Record<Side, string>> = {};
+  const mounted: string[] = [];
   const close = () => {
-    if (mounted) {
-      mounted = false;
+    for (const mnt of mounted.splice(0)) {
       try {
-        cli(['unmount', '--force', b]);
+        cli(['unmount', '--force', mnt]);
       } catch {
         /* already gone */
       }
@@ -139,25 +170,30 @@ export function libraryToMount(cli: (args: string[]) => string, dir: string, pai
     remove();
   };
   try {
-    fs.mkdirSync(b);
-    cli(['mount', b, '--memsections', set, '--side', 'b', '--notify', 'futex', '--log', `${b}.log`]);
-    mounted = true;
-    for (let i = 0; i < pairs; i++) for (const name of [`d${i}`, `k${i}`]) execFileSync('mknod', [path.join(b, name), 'p']);
+    for (const side of sides) {
+      const mnt = path.join(dir, `${tag}-${side}`);
+      fs.mkdirSync(mnt);
+      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify, '--log', `${mnt}.log`, ...extra]);
+      mounted.push(mnt);
+      paths[side] = mnt;
+    }
+    for (let i = 0; i < pairs; i++) for (const name of [`d${i}`, `k${i}`]) execFileSync('mknod', [path.join(paths[sides[0]]!, name), 'p']);
   } catch (err) {
     close();
     throw err;
   }
-  const pid = (JSON.parse(cli(['status', '--json', '--memsections', set])) as { sides: { pid: number }[] }).sides[1].pid;
-  return {
-    name: 'library ↔ mount',
-    note: `${LIBRARY_NOTE}; the mount's end is the C peer on side b's files`,
-    maxPairsAtOnce: 1,
-    pair: (i) => ({ sendData: `lib:a:${set}:d${i}`, sendAck: `lib:a:${set}:k${i}`, recvData: path.join(b, `d${i}`), recvAck: path.join(b, `k${i}`) }),
-    daemons: () => [pid],
-    daemonSides: ['b'],
-    diagnose: () => (alive(pid) ? undefined : `  the side b daemon (pid ${pid}) is gone; see ${b}.log`),
-    close,
+  const held = (JSON.parse(cli(['status', '--json', '--memsections', set])) as { sides: { pid: number }[] }).sides;
+  const daemons = sides.map((side) => ({ side, pid: held[side === 'a' ? 0 : 1].pid }));
+  const diagnose = () => {
+    const gone = daemons.flatMap(({ side, pid }) => {
+      if (alive(pid)) return [];
+      const log = `${paths[side]}.log`;
+      const logged = fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8')) : '';
+      return [`  the side ${side} daemon (pid ${pid}) is gone${logged ? `; its log ${log} ends:\n${logged}` : ''}`];
+    });
+    return gone.length > 0 ? gone.join('\n') : undefined;
   };
+  return { paths, daemons, diagnose, close };
 }
 
 /**
@@ -167,34 +203,8 @@ export function libraryToMount(cli: (args: string[]) => string, dir: string, pai
 export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 'futex' | 'poll', pairs: number, spinUs = 0): Channel {
   const tag = spinUs ? `${notify}-spin${spinUs}` : notify;
   const { set, remove } = benchSet(cli, tag, pairs);
-  const a = path.join(dir, `${tag}-a`);
-  const b = path.join(dir, `${tag}-b`);
-  const mounted: string[] = [];
-  const close = () => {
-    for (const m of mounted.splice(0)) {
-      try {
-        cli(['unmount', '--force', m]);
-      } catch {
-        /* already gone */
-      }
-    }
-    remove();
-  };
-  try {
-    for (const [mnt, side] of [[a, 'a'], [b, 'b']]) {
-      fs.mkdirSync(mnt);
-      cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify, '--log', `${mnt}.log`, ...(spinUs ? ['--spin-us', String(spinUs)] : [])]);
-      mounted.push(mnt);
-    }
-    for (let i = 0; i < pairs; i++) {
-      for (const name of [`d${i}`, `k${i}`]) execFileSync('mknod', [path.join(a, name), 'p']);
-    }
-  } catch (err) {
-    close();
-    throw err;
-  }
-  const status = () => JSON.parse(cli(['status', '--json', '--memsections', set])) as { sides: { pid: number }[] };
-  const pids = status().sides.map((s) => s.pid);
+  const m = mountSides(cli, dir, tag, set, ['a', 'b'], notify, spinUs ? ['--spin-us', String(spinUs)] : [], pairs, remove);
+  const { a, b } = m.paths as Record<Side, string>;
   return {
     name: spinUs ? `intervmfs ${notify} spin ${spinUs} µs` : `intervmfs ${notify}`,
     pair: (i) => ({
@@ -203,16 +213,8 @@ export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 
       recvData: path.join(b, `d${i}`),
       recvAck: path.join(b, `k${i}`),
     }),
-    daemons: () => pids,
-    diagnose: () => {
-      const gone = ['a', 'b'].flatMap((side, i) => {
-        if (alive(pids[i])) return [];
-        const log = path.join(dir, `${tag}-${side}.log`);
-        const logged = fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8')) : '';
-        return [`  the side ${side} daemon (pid ${pids[i]}) is gone${logged ? `; its log ${log} ends:\n${logged}` : ''}`];
-      });
-      return gone.length > 0 ? gone.join('\n') : undefined;
-    },
-    close,
+    daemons: () => m.daemons,
+    diagnose: m.diagnose,
+    close: m.close,
   };
 }

@@ -100,7 +100,7 @@ export async function cReference(dir: string, pairs: number): Promise<Channel> {
       const b = path.join(dir, 'cref-b', `chan${i}`);
       return { sendData: a, sendAck: a, recvData: b, recvAck: b };
     },
-    daemons: () => daemons.map((d) => d.child.pid).filter((pid): pid is number => pid !== undefined),
+    daemons: () => daemons.flatMap((d) => (d.child.pid === undefined ? [] : [{ side: d.side, pid: d.child.pid }])),
     diagnose: () => {
       const gone = daemons.filter((d) => d.exit || d.error || d.child.pid === undefined || !alive(d.child.pid));
       return gone.length > 0 ? gone.map((d) => `  ${describe(d)}`).join('\n') : undefined;

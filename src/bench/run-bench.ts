@@ -102,7 +102,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback(), nodeUnixSocket(work));
     const names = channels.map((c) => c.name);
     const notes = Object.fromEntries(channels.flatMap((c) => (c.note ? [[c.name, c.note]] : [])));
-    const daemonMemory = () => Object.fromEntries(channels.flatMap((c) => c.daemons().map((pid, i) => [`${c.name} side ${c.daemonSides?.[i] ?? 'ab'[i]}`, memory(pid)])));
+    const daemonMemory = () => Object.fromEntries(channels.flatMap((c) => c.daemons().map(({ side, pid }) => [`${c.name} side ${side}`, memory(pid)])));
     const memStart = daemonMemory();
 
     // Count the steps for the progress bar: the digests, then every round.

@@ -18,11 +18,16 @@ field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<< "$2"; }
 
 # workloads DATA ACK CHANNEL: every workload over one pair of paths; on
 # side a the sending half (and the figures), on side b the receiving half.
+# With LOCKSTEP set, both guests meet before each run: a library end is a
+# process that holds its side, and the next run's receiver must not open
+# the channel while the last run's sender still has it open.
 workloads() {
-  local d=$1 k=$2 name=$3 size runs
+  local d=$1 k=$2 name=$3 size runs step=0
+  lockstep() { [ -z "${LOCKSTEP:-}" ] || barrier "$ROUND-$LOCKSTEP-$((step++))"; }
   for w in $ONESHOT; do
     size=${w%%:*} runs=${w#*:}
     for _ in $(seq "$runs"); do
+      lockstep
       if [ "$SIDE" = a ]; then
         record "$name" "one-shot $size" "\"ns\":$(field ns "$($PEER send "$d" "$k" "$size" $((size < 1048576 ? size : 1048576)))")"
       else
@@ -30,12 +35,15 @@ workloads() {
       fi
     done
   done
+  lockstep
   if [ "$SIDE" = a ]; then
     out=$($PEER ping "$d" "$k" $PINGS 64)
     record "$name" "ping-pong 64 B" "\"p50\":$(field p50 "$out"),\"p99\":$(field p99 "$out")"
+    lockstep
     record "$name" "stream 128 KiB writes" "\"ns\":$(field ns "$($PEER send "$d" "$k" $STREAM 131072)"),\"bytes\":$STREAM"
   else
     $PEER pong "$d" "$k" $PINGS 64 > /dev/null
+    lockstep
     $PEER recv "$d" "$k" $STREAM 131072 > /dev/null
   fi
 }
@@ -67,5 +75,13 @@ for N in $NOTIFIERS; do
   barrier "$ROUND-measured"
   out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
   barrier "$ROUND-unmounted"
+  # The library (src/lib) between the guests, in the poll rounds: both ends
+  # Node programs (lib-peer.js, peer.c's modes on openChannel) on the sides
+  # the mounts freed, no FUSE. Its own channels, made by whichever end comes first.
+  if [ "$N" = poll ]; then
+    say "progress round $ROUND: library"
+    LOCKSTEP=lib PEER="node $PKGDIR/dist/src/bench/lib-peer.js" workloads "lib:$SIDE:$IVSHMEM:ldata" "lib:$SIDE:$IVSHMEM:lack" "library poll"
+    barrier "$ROUND-library"
+  fi
 done
 say "done"

@@ -129,9 +129,9 @@ export function library(cli: (args: string[]) => string, pairs: number): Channel
 
 /** The library (src/lib) sends on side a; a mount of side b (futex) receives through its files. */
 export function libraryToMount(cli: (args: string[]) => string, dir: string, pairs: number): Channel {
-  const { set, remove } = benchSet(cli, 'libmnt', pairs);
-  const m = mountSides(cli, dir, 'libmnt', set, ['b'], 'futex', [], pairs, remove);
-  const b = m.paths.b!;
+  const m = mountSides(cli, dir, 'libmnt', pairs, ['b'], 'futex');
+  const { set } = m;
+  const b = m.at('b');
   return {
     name: 'library ↔ mount',
     note: `${LIBRARY_NOTE}; the mount's end is the C peer on side b's files`,
@@ -144,20 +144,24 @@ export function libraryToMount(cli: (args: string[]) => string, dir: string, pai
 }
 
 interface MountedSides {
-  paths: Partial<Record<Side, string>>;
+  set: string;
+  /** Where `side` is mounted. */
+  at(side: Side): string;
   daemons: Daemon[];
   diagnose(): string | undefined;
-  /** Unmounts what was mounted, then removes the set (`remove`). */
+  /** Unmounts what was mounted, then removes the set. */
   close(): void;
 }
 
 /**
- * Mounts `sides` of `set` at DIR/TAG-SIDE with `notify` and makes the
- * channels d<i> and k<i> for `pairs` pairs on the first; on any failure
- * unmounts what it mounted and removes the set before it throws.
+ * A bench set for `pairs` pairs (benchSet) with `sides` of it mounted at
+ * DIR/TAG-SIDE with `notify` (and `extra` mount options), and the channels
+ * d<i> and k<i> made on the first; on any failure it unmounts what it
+ * mounted and removes the set before it throws.
  */
-function mountSides(cli: (args: string[]) => string, dir: string, tag: string, set: string, sides: Side[], notify: string, extra: string[], pairs: number, remove: () => void): MountedSides {
-  const paths: Partial<Record<Side, string>> = {};
+function mountSides(cli: (args: string[]) => string, dir: string, tag: string, pairs: number, sides: Side[], notify: string, extra: string[] = []): MountedSides {
+  const { set, remove } = benchSet(cli, tag, pairs);
+  const at = (side: Side) => path.join(dir, `${tag}-${side}`);
   const mounted: string[] = [];
   const close = () => {
     for (const mnt of mounted.splice(0)) {
@@ -171,13 +175,12 @@ function mountSides(cli: (args: string[]) => string, dir: string, tag: string, s
   };
   try {
     for (const side of sides) {
-      const mnt = path.join(dir, `${tag}-${side}`);
+      const mnt = at(side);
       fs.mkdirSync(mnt);
       cli(['mount', mnt, '--memsections', set, '--side', side, '--notify', notify, '--log', `${mnt}.log`, ...extra]);
       mounted.push(mnt);
-      paths[side] = mnt;
     }
-    for (let i = 0; i < pairs; i++) for (const name of [`d${i}`, `k${i}`]) execFileSync('mknod', [path.join(paths[sides[0]]!, name), 'p']);
+    for (let i = 0; i < pairs; i++) for (const name of [`d${i}`, `k${i}`]) execFileSync('mknod', [path.join(at(sides[0]), name), 'p']);
   } catch (err) {
     close();
     throw err;
@@ -187,13 +190,13 @@ function mountSides(cli: (args: string[]) => string, dir: string, tag: string, s
   const diagnose = () => {
     const gone = daemons.flatMap(({ side, pid }) => {
       if (alive(pid)) return [];
-      const log = `${paths[side]}.log`;
+      const log = `${at(side)}.log`;
       const logged = fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8')) : '';
       return [`  the side ${side} daemon (pid ${pid}) is gone${logged ? `; its log ${log} ends:\n${logged}` : ''}`];
     });
     return gone.length > 0 ? gone.join('\n') : undefined;
   };
-  return { paths, daemons, diagnose, close };
+  return { set, at, daemons, diagnose, close };
 }
 
 /**
@@ -202,9 +205,8 @@ function mountSides(cli: (args: string[]) => string, dir: string, tag: string, s
  */
 export function intervmfs(cli: (args: string[]) => string, dir: string, notify: 'futex' | 'poll', pairs: number, spinUs = 0): Channel {
   const tag = spinUs ? `${notify}-spin${spinUs}` : notify;
-  const { set, remove } = benchSet(cli, tag, pairs);
-  const m = mountSides(cli, dir, tag, set, ['a', 'b'], notify, spinUs ? ['--spin-us', String(spinUs)] : [], pairs, remove);
-  const { a, b } = m.paths as Record<Side, string>;
+  const m = mountSides(cli, dir, tag, pairs, ['a', 'b'], notify, spinUs ? ['--spin-us', String(spinUs)] : []);
+  const [a, b] = [m.at('a'), m.at('b')];
   return {
     name: spinUs ? `intervmfs ${notify} spin ${spinUs} µs` : `intervmfs ${notify}`,
     pair: (i) => ({

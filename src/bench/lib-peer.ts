@@ -39,7 +39,7 @@ function open(spec: string, mode: ChannelMode): ChannelStream {
 }
 
 /** Exactly `n` bytes from `s`, or an error at its end. */
-function readExactly(s: Readable, n: number): Promise<Buffer> {
+export function readExactly(s: Readable, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, b?: Buffer) => {
       s.off('readable', attempt);

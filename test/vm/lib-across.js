@@ -15,6 +15,8 @@
 const crypto = require('crypto');
 const [pkg, mode, memsections, side, handle, rounds] = process.argv.slice(2);
 const { createServer, connect, openChannel } = require(pkg);
+// The bench's library peer reads as this needs: exactly n bytes, or an error at the end.
+const { readExactly } = require(`${pkg}/dist/src/bench/lib-peer.js`);
 const opts = { memsections, side, notify: 'poll' };
 
 function fail(err) {
@@ -32,38 +34,11 @@ function serve() {
   server.listen(handle, () => console.log('listening'));
 }
 
-// Reads exactly n bytes from the socket's 'data' events.
-function reader(socket) {
-  let parts = [];
-  let have = 0;
-  let want = 0;
-  let done;
-  socket.on('data', (d) => {
-    parts.push(d);
-    have += d.length;
-    if (done && have >= want) settle();
-  });
-  function settle() {
-    const all = Buffer.concat(parts);
-    parts = [all.subarray(want)];
-    have -= want;
-    const d = done;
-    done = undefined;
-    d(all.subarray(0, want));
-  }
-  return (n) =>
-    new Promise((resolve) => {
-      want = n;
-      done = resolve;
-      if (have >= want) settle();
-    });
-}
-
 async function client() {
   const socket = connect({ ...opts, handle });
   socket.on('error', fail);
   await new Promise((resolve) => socket.once('connect', resolve));
-  const read = reader(socket);
+  const read = (n) => readExactly(socket, n);
   const ping = Buffer.alloc(64, 0x5a);
   const times = [];
   for (let i = 0; i < Number(rounds); i++) {
@@ -81,6 +56,7 @@ async function client() {
   socket.end(payload);
   const got = await back;
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  socket.resume(); // on to the end of file
   await ended;
   const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
   console.log(JSON.stringify({ p50_us: at(0.5), p99_us: at(0.99), mib_ms: Math.round(ms), intact: sha(got) === sha(payload) }));

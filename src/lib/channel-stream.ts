@@ -95,7 +95,7 @@ export class ChannelStream extends Duplex {
       const buf = (this.scratch ??= Buffer.allocUnsafe(READ_CHUNK));
       const n = this.side!.channels.read(r.handle, buf, buf.length);
       if (n === Errno.EAGAIN) {
-        if (this.peerGone()) return;
+        if (this.resetIfPeerDied()) return;
         if (r.again(() => this.pull())) continue;
         return;
       }
@@ -127,8 +127,8 @@ export class ChannelStream extends Duplex {
     this.push(null);
   }
 
-  /** Whether a read that must wait should stop instead (and the stream was destroyed); a channel waits for a writer for ever, as a FIFO does. */
-  protected peerGone(): boolean {
+  /** A read must wait: sockets (socket.ts) end with ECONNRESET here if their peer died, and say so; a channel waits for a writer for ever, as a FIFO does. */
+  protected resetIfPeerDied(): boolean {
     return false;
   }
 

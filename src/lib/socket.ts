@@ -24,13 +24,13 @@ export class Socket extends ChannelStream {
   // came from the heartbeat watch. As a socket whose peer's host went,
   // that is ECONNRESET, not a clean 'end' that would pass for a whole reply.
   protected override endOfFile(): void {
-    if (!this.peerGone()) super.endOfFile();
+    if (!this.resetIfPeerDied()) super.endOfFile();
   }
 
   // And a client whose server died before opening its end would otherwise
   // wait for a writer that never comes: the channel's rules alone cannot
   // tell it, since the dead program never had the channel open.
-  protected override peerGone(): boolean {
+  protected override resetIfPeerDied(): boolean {
     if (!this.side?.peerDied) return false;
     this.destroy(Object.assign(codedError('ECONNRESET', `read ECONNRESET: the program at the other end of handle '${this.handle}' stopped without closing the connection`), { syscall: 'read' }));
     return true;

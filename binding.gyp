@@ -1,8 +1,12 @@
 {
   "targets": [
     {
-      # Everything but the entry point, compiled once for both addons below.
-      "target_name": "intervmfs_core",
+      # The side object and the FIFO engine with no Node in them, and the C
+      # library on them (native/intervmfs.h): what C programs link, and the
+      # base of the addon's core below.
+      "target_name": "libintervmfs",
+      "product_name": "intervmfs",
+      "product_prefix": "lib",
       "type": "static_library",
       "sources": [
         "native/side.cc",
@@ -18,6 +22,22 @@
         "native/area_registry.cc",
         "native/area_router.cc",
         "native/doorbell_hub.cc",
+        "native/c_library.cc"
+      ],
+      # libfuse's headers only (struct fuse_file_info for the hooks); libfuse
+      # itself is called through the pointers fuse-native hands over.
+      "include_dirs": ["<!(node -e \"require('fuse-shared-library/include')\")"],
+      # -fPIC: linked into the shared objects below. Exceptions: node-gyp
+      # turns them off unless a target asks (node-addon-api's does).
+      "cflags_cc": ["-std=c++20", "-O2", "-fPIC", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "defines": ["_FILE_OFFSET_BITS=64"]
+    },
+    {
+      # The N-API marshalling, compiled once for both addons below.
+      "target_name": "intervmfs_core",
+      "type": "static_library",
+      "sources": [
         "native/addon_memsections.cc",
         "native/addon_table.cc",
         "native/addon_channels.cc",
@@ -27,11 +47,8 @@
         "native/addon_doorbell_hub.cc",
         "native/addon_doorbell_server.cc"
       ],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      # libfuse's headers only (struct fuse_file_info for the hooks); libfuse
-      # itself is called through the pointers fuse-native hands over.
+      "dependencies": ["libintervmfs", "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "include_dirs": ["<!(node -e \"require('fuse-shared-library/include')\")"],
-      # -fPIC: linked into the shared objects below.
       "cflags_cc": ["-std=c++20", "-O2", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"]
     },
@@ -45,9 +62,23 @@
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"]
     },
     {
+      # The bench's peer; its lib: endpoints go through the C library.
       "target_name": "intervmfs-peer",
       "type": "executable",
       "sources": ["bench/peer.c"],
+      "dependencies": ["libintervmfs"],
+      "include_dirs": ["native"],
+      "libraries": ["-lstdc++", "-lpthread"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    },
+    {
+      # The C API's example (README "From a C program").
+      "target_name": "intervmfs-cat",
+      "type": "executable",
+      "sources": ["native/examples/channel-cat.c"],
+      "dependencies": ["libintervmfs"],
+      "include_dirs": ["native"],
+      "libraries": ["-lstdc++", "-lpthread"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     },
     {

@@ -11,7 +11,11 @@
  *
  * DATA and ACK are paths (FIFOs, channel files), or unix:PATH or
  * tcp:HOST:PORT, where the receiving side (recv, pong) listens and the other
- * connects; a socket carries both directions, so ACK is then ignored.
+ * connects; a socket carries both directions, so ACK is then ignored. Or
+ * lib:SIDE:NAME@SET: channel NAME of side SIDE (a or b) of the memsection
+ * set SET (as --memsections names it), read and written in-process through
+ * the C library (native/intervmfs.h), made if it does not exist; DATA and
+ * ACK share the one attach of their side.
  * Prints one JSON line: send and ping report their timing in nanoseconds,
  * from the first write to the receipt of the last reply; with "verify" both
  * sides print an FNV-1a digest of the bytes.
@@ -30,6 +34,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "intervmfs.h"
 
 static void die(const char *what) {
   fprintf(stderr, "peer: %s: %s\n", what, strerror(errno));
@@ -96,23 +102,83 @@ static int open_socket(const char *spec, int listening) {
   return fd;
 }
 
-/* Opens the data and ack descriptors; `receiving` is the recv/pong side. */
-static void open_pair(const char *data, const char *ack, int receiving, int *dfd, int *afd) {
+/* A descriptor, or a channel of the C library's side (lib: endpoints). */
+struct end {
+  int fd;
+  ivfs_side *side;
+  int64_t channel;
+};
+
+static ssize_t end_read(struct end *e, char *p, size_t n) {
+  return e->side ? ivfs_read(e->side, e->channel, p, n) : read(e->fd, p, n);
+}
+
+static ssize_t end_write(struct end *e, const char *p, size_t n) {
+  return e->side ? ivfs_write(e->side, e->channel, p, n) : write(e->fd, p, n);
+}
+
+/* lib:SIDE:NAME@SET, opened with `flags`; one attach per process. */
+static struct end open_lib(const char *spec, int flags) {
+  static ivfs_side *side;
+  static char attached[4096];
+  char which, name[256];
+  const char *at = strchr(spec, '@');
+  if (!at || sscanf(spec, "lib:%c:%255[^@]", &which, name) != 2) {
+    fprintf(stderr, "peer: bad endpoint %s (lib:SIDE:NAME@SET)\n", spec);
+    exit(2);
+  }
+  char key[4096];
+  snprintf(key, sizeof key, "%c %s", which, at + 1);
+  if (!side) {
+    char err[512] = "";
+    side = ivfs_attach(at + 1, which, IVFS_NOTIFY_DEFAULT, err, sizeof err);
+    if (!side) {
+      fprintf(stderr, "peer: %s\n", err);
+      exit(1);
+    }
+    snprintf(attached, sizeof attached, "%s", key);
+  } else if (strcmp(attached, key) != 0) {
+    fprintf(stderr, "peer: DATA and ACK must be channels of one side of one set\n");
+    exit(2);
+  }
+  if (ivfs_mknod(side, name, 0600) < 0 && errno != EEXIST) die(spec);
+  struct end e = {-1, side, ivfs_open(side, name, flags)};
+  if (e.channel < 0) die(spec);
+  return e;
+}
+
+static struct end open_end(const char *spec, int flags) {
+  if (strncmp(spec, "lib:", 4) == 0) return open_lib(spec, flags);
+  struct end e = {open(spec, flags), NULL, 0};
+  if (e.fd < 0) die(spec);
+  return e;
+}
+
+/* Opens the data and ack ends; `receiving` is the recv/pong side. */
+static void open_pair(const char *data, const char *ack, int receiving, struct end *d, struct end *a) {
   if (strncmp(data, "unix:", 5) == 0 || strncmp(data, "tcp:", 4) == 0) {
-    *dfd = *afd = open_socket(data, receiving);
+    d->side = a->side = NULL;
+    d->fd = a->fd = open_socket(data, receiving);
     return;
   }
   /* Same order on both sides, so kernel FIFOs (whose open waits for the
      other end) cannot deadlock. */
-  *dfd = open(data, receiving ? O_RDONLY : O_WRONLY);
-  if (*dfd < 0) die(data);
-  *afd = open(ack, receiving ? O_WRONLY : O_RDONLY);
-  if (*afd < 0) die(ack);
+  *d = open_end(data, receiving ? O_RDONLY : O_WRONLY);
+  *a = open_end(ack, receiving ? O_WRONLY : O_RDONLY);
 }
 
-static void write_all(int fd, const char *p, size_t n) {
+/* The library's side is given up cleanly: the peer sees end of file at once,
+   and the side can be attached again without a liveness watch. */
+static void close_pair(struct end *d, struct end *a) {
+  if (!d->side) return;
+  ivfs_close(d->side, d->channel);
+  ivfs_close(a->side, a->channel);
+  ivfs_detach(d->side);
+}
+
+static void write_all(struct end *fd, const char *p, size_t n) {
   while (n > 0) {
-    ssize_t k = write(fd, p, n);
+    ssize_t k = end_write(fd, p, n);
     if (k < 0) {
       if (errno == EINTR) continue;
       die("write");
@@ -122,9 +188,9 @@ static void write_all(int fd, const char *p, size_t n) {
   }
 }
 
-static void read_all(int fd, char *p, size_t n) {
+static void read_all(struct end *fd, char *p, size_t n) {
   while (n > 0) {
-    ssize_t k = read(fd, p, n);
+    ssize_t k = end_read(fd, p, n);
     if (k < 0) {
       if (errno == EINTR) continue;
       die("read");
@@ -161,8 +227,8 @@ int main(int argc, char **argv) {
   char *buf = malloc(chunk);
   if (!buf || chunk == 0) die("buffer");
   for (size_t i = 0; i < chunk; i++) buf[i] = (char)(i * 7 + 1);
-  int dfd, afd;
-  open_pair(argv[2], argv[3], receiving, &dfd, &afd);
+  struct end d, a, *dfd = &d, *afd = &a;
+  open_pair(argv[2], argv[3], receiving, dfd, afd);
   char ack = 'k';
   uint64_t digest = 0xcbf29ce484222325ull;
 
@@ -179,7 +245,7 @@ int main(int argc, char **argv) {
     printf("{\"ns\":%llu,\"digest\":\"%016llx\"}\n", (unsigned long long)(t1 - t0), (unsigned long long)digest);
   } else if (strcmp(mode, "recv") == 0) {
     for (uint64_t left = n; left > 0;) {
-      ssize_t k = read(dfd, buf, left < chunk ? (size_t)left : chunk);
+      ssize_t k = end_read(dfd, buf, left < chunk ? (size_t)left : chunk);
       if (k < 0 && errno == EINTR) continue;
       if (k <= 0) die("read");
       if (verify) digest = fnv(digest, (unsigned char *)buf, (size_t)k);
@@ -209,5 +275,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "peer: unknown mode %s\n", mode);
     return 2;
   }
+  close_pair(dfd, afd);
   return 0;
 }

@@ -29,6 +29,9 @@ const FILES = [
   { name: 'intervmfs.node', dir: path.join(root, 'build', 'Release') },
   { name: 'intervmfs-peer', dir: path.join(root, 'build', 'Release') },
   { name: 'intervmfs-cref', dir: path.join(root, 'build', 'Release') },
+  // The C library (native/intervmfs.h) and its example program.
+  { name: 'libintervmfs.a', dir: path.join(root, 'build', 'Release') },
+  { name: 'intervmfs-cat', dir: path.join(root, 'build', 'Release') },
   // The patched fuse-native, and the libfuse it finds next to itself (rpath $ORIGIN).
   { name: 'fuse.node', dir: path.join(fuseNative, 'build', 'Release'), fuse: true },
   { name: 'libfuse.so.2', dir: path.join(fuseNative, 'build', 'Release'), fuse: true },

@@ -12,10 +12,11 @@
  * DATA and ACK are paths (FIFOs, channel files), or unix:PATH or
  * tcp:HOST:PORT, where the receiving side (recv, pong) listens and the other
  * connects; a socket carries both directions, so ACK is then ignored. Or
- * lib:SIDE:NAME@SET: channel NAME of side SIDE (a or b) of the memsection
+ * clib:SIDE:SET:NAME: channel NAME of side SIDE (a or b) of the memsection
  * set SET (as --memsections names it), read and written in-process through
  * the C library (native/intervmfs.h), made if it does not exist; DATA and
- * ACK share the one attach of their side.
+ * ACK share the one attach of their side. (lib:SIDE:SET:NAME is the same
+ * through the Node library: src/bench/lib-peer.ts runs those.)
  * Prints one JSON line: send and ping report their timing in nanoseconds,
  * from the first write to the receipt of the last reply; with "verify" both
  * sides print an FNV-1a digest of the bytes.
@@ -117,21 +118,26 @@ static ssize_t end_write(struct end *e, const char *p, size_t n) {
   return e->side ? ivfs_write(e->side, e->channel, p, n) : write(e->fd, p, n);
 }
 
-/* lib:SIDE:NAME@SET, opened with `flags`; one attach per process. */
+/* clib:SIDE:SET:NAME (NAME after the last ':'), opened with `flags`; one
+   attach per process. */
 static struct end open_lib(const char *spec, int flags) {
   static ivfs_side *side;
   static char attached[4096];
-  char which, name[256];
-  const char *at = strchr(spec, '@');
-  if (!at || sscanf(spec, "lib:%c:%255[^@]", &which, name) != 2) {
-    fprintf(stderr, "peer: bad endpoint %s (lib:SIDE:NAME@SET)\n", spec);
+  char set[4096];
+  const char *name = strrchr(spec, ':');
+  size_t set_len = name ? (size_t)(name - (spec + 7)) : 0;
+  if (strlen(spec) < 9 || (spec[5] != 'a' && spec[5] != 'b') || spec[6] != ':' || name <= spec + 7 || set_len >= sizeof set || !name[1]) {
+    fprintf(stderr, "peer: bad endpoint %s (clib:SIDE:SET:NAME)\n", spec);
     exit(2);
   }
-  char key[4096];
-  snprintf(key, sizeof key, "%c %s", which, at + 1);
+  memcpy(set, spec + 7, set_len);
+  set[set_len] = 0;
+  name++;
+  char key[sizeof set + 2];
+  snprintf(key, sizeof key, "%c %s", spec[5], set);
   if (!side) {
     char err[512] = "";
-    side = ivfs_attach(at + 1, which, IVFS_NOTIFY_DEFAULT, err, sizeof err);
+    side = ivfs_attach(set, spec[5], IVFS_NOTIFY_DEFAULT, err, sizeof err);
     if (!side) {
       fprintf(stderr, "peer: %s\n", err);
       exit(1);
@@ -148,7 +154,7 @@ static struct end open_lib(const char *spec, int flags) {
 }
 
 static struct end open_end(const char *spec, int flags) {
-  if (strncmp(spec, "lib:", 4) == 0) return open_lib(spec, flags);
+  if (strncmp(spec, "clib:", 5) == 0) return open_lib(spec, flags);
   struct end e = {open(spec, flags), NULL, 0};
   if (e.fd < 0) die(spec);
   return e;

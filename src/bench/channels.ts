@@ -109,17 +109,28 @@ function benchSet(cli: (args: string[]) => string, tag: string, pairs: number): 
   return { set, remove };
 }
 
-// A library end (lib-peer.ts) claims its side for as long as it runs, so one
-// peer process per side at a time: one pair at once.
-const LIBRARY_NOTE = 'each library end is a Node process using openChannel (src/lib), with no FUSE; one pair at a time, as a side holds one program';
+// A library end (lib-peer.ts, or the C peer on the C library) claims its
+// side for as long as it runs, so one peer process per side at a time: one
+// pair at once.
+const ONE_PAIR = 'one pair at a time, as a side holds one program';
+const LIBRARY_NOTE = `each library end is a Node process using openChannel (src/lib), with no FUSE; ${ONE_PAIR}`;
 
 /** Both ends on the library (src/lib), side a and side b of one set: no mount, no daemon. */
 export function library(cli: (args: string[]) => string, pairs: number): Channel {
-  const { set, remove } = benchSet(cli, 'lib', pairs);
-  const end = (side: string, name: string) => `lib:${side}:${set}:${name}`;
+  return inProcess(cli, pairs, 'library', 'lib', LIBRARY_NOTE);
+}
+
+/** Both ends on the C library (native/intervmfs.h), through the C peer's clib: endpoints: no mount, no daemon, no Node. */
+export function cLibrary(cli: (args: string[]) => string, pairs: number): Channel {
+  return inProcess(cli, pairs, 'C library', 'clib', `each end is the C peer on the C library (native/intervmfs.h), with no FUSE and no Node; ${ONE_PAIR}`);
+}
+
+function inProcess(cli: (args: string[]) => string, pairs: number, name: string, scheme: 'lib' | 'clib', note: string): Channel {
+  const { set, remove } = benchSet(cli, scheme, pairs);
+  const end = (side: string, channel: string) => `${scheme}:${side}:${set}:${channel}`;
   return {
-    name: 'library',
-    note: LIBRARY_NOTE,
+    name,
+    note,
     maxPairsAtOnce: 1,
     pair: (i) => ({ sendData: end('a', `d${i}`), sendAck: end('a', `k${i}`), recvData: end('b', `d${i}`), recvAck: end('b', `k${i}`) }),
     daemons: () => [],

@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Channel, intervmfs, kernelFifo, library, libraryToMount, nodeUnixSocket, tcpLoopback, unixSocket } from './channels';
+import { Channel, cLibrary, intervmfs, kernelFifo, library, libraryToMount, nodeUnixSocket, tcpLoopback, unixSocket } from './channels';
 import { cReference, CREF_NAME } from './cref';
 import { BenchFailure, stage } from './failure';
 import { mountsUnder, unmountLazily } from './mounts';
@@ -98,6 +98,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     channels.push(await stage('setting up', `intervmfs futex spin ${opts.spinUs} µs`, () => intervmfs(cli, work, 'futex', pairs, opts.spinUs)));
     channels.push(await stage('setting up', 'library', () => library(cli, pairs)));
     channels.push(await stage('setting up', 'library ↔ mount', () => libraryToMount(cli, work, pairs)));
+    channels.push(await stage('setting up', 'C library', () => cLibrary(cli, pairs)));
     channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
     channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback(), nodeUnixSocket(work));
     const names = channels.map((c) => c.name);

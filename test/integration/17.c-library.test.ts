@@ -1,7 +1,7 @@
 // The C library (native/intervmfs.h), as a C user meets it: its example
 // program intervmfs-cat holds side a of a set in-process while cat, head
 // and the bench's peer use the same channels on a mount of side b, and the
-// bench's peer (lib: endpoints) talks to itself across two C processes.
+// bench's peer (clib: endpoints) talks to itself across two C processes.
 // Checked: bytes both ways through rings much smaller than the payload, end
 // of file when the C program closes, EPIPE when the mount's reader closes,
 // the side refused while a mount serves it, a killed C program ending its
@@ -94,12 +94,12 @@ describe('integration: the C library (intervmfs-cat, the peer by lib: endpoints)
   it('exchanges 64-byte round trips and 2 MiB with the bench peer on the mount, both ways', async () => {
     for (const name of ['ping-d', 'ping-k', 'bulk-d', 'bulk-k']) await lab().proc('mknod', [b(name), 'p']).done;
     const pong = lab().proc(PEER, ['pong', b('ping-d'), b('ping-k'), '500', '64'], { timeoutMs: 30_000 });
-    const ping = lab().proc(PEER, ['ping', `lib:a:ping-d@${set}`, `lib:a:ping-k@${set}`, '500', '64'], { timeoutMs: 30_000 });
+    const ping = lab().proc(PEER, ['ping', `clib:a:${set}:ping-d`, `clib:a:${set}:ping-k`, '500', '64'], { timeoutMs: 30_000 });
     const r = await finished(ping, 'ping through the C library');
     await finished(pong, 'pong on the mount');
     expect(JSON.parse(r.stdout).count).to.equal(500);
 
-    const recv = lab().proc(PEER, ['recv', `lib:a:bulk-d@${set}`, `lib:a:bulk-k@${set}`, String(2 * MiB), '65536', 'verify'], { timeoutMs: 30_000 });
+    const recv = lab().proc(PEER, ['recv', `clib:a:${set}:bulk-d`, `clib:a:${set}:bulk-k`, String(2 * MiB), '65536', 'verify'], { timeoutMs: 30_000 });
     await waitUntil(() => openOnSideA('bulk-d') === 1, 10_000, 'the C receiver opened bulk-d');
     const send = lab().proc(PEER, ['send', b('bulk-d'), b('bulk-k'), String(2 * MiB), '65536', 'verify'], { timeoutMs: 30_000 });
     const s = await finished(send, 'send on the mount');
@@ -125,8 +125,8 @@ describe('integration: the C library (intervmfs-cat, the peer by lib: endpoints)
 
   it('runs between two C programs on sides a and b of a set no mount serves', async () => {
     const other = await lab().format('other', ['--channels', '4', '--data-size', '64K']);
-    const pong = lab().proc(PEER, ['pong', `lib:b:d@${other}`, `lib:b:k@${other}`, '1000', '64'], { timeoutMs: 30_000 });
-    const ping = lab().proc(PEER, ['ping', `lib:a:d@${other}`, `lib:a:k@${other}`, '1000', '64'], { timeoutMs: 30_000 });
+    const pong = lab().proc(PEER, ['pong', `clib:b:${other}:d`, `clib:b:${other}:k`, '1000', '64'], { timeoutMs: 30_000 });
+    const ping = lab().proc(PEER, ['ping', `clib:a:${other}:d`, `clib:a:${other}:k`, '1000', '64'], { timeoutMs: 30_000 });
     const r = await finished(ping, 'ping on side a');
     await finished(pong, 'pong on side b');
     const { count, p50 } = JSON.parse(r.stdout);

@@ -15,7 +15,8 @@
  * clib:SIDE:SET:NAME: channel NAME of side SIDE (a or b) of the memsection
  * set SET (as --memsections names it), read and written in-process through
  * the C library (native/intervmfs.h), made if it does not exist; DATA and
- * ACK share the one attach of their side. (lib:SIDE:SET:NAME is the same
+ * ACK share the one attach of their side, which spins INTERVMFS_PEER_SPIN_US
+ * microseconds (default 0) before it sleeps. (lib:SIDE:SET:NAME is the same
  * through the Node library: src/bench/lib-peer.ts runs those.)
  * Prints one JSON line: send and ping report their timing in nanoseconds,
  * from the first write to the receipt of the last reply; with "verify" both
@@ -137,7 +138,9 @@ static struct end open_lib(const char *spec, int flags) {
   snprintf(key, sizeof key, "%c %s", spec[5], set);
   if (!side) {
     char err[512] = "";
-    side = ivfs_attach(set, spec[5], IVFS_NOTIFY_DEFAULT, err, sizeof err);
+    const char *spin = getenv("INTERVMFS_PEER_SPIN_US");
+    struct ivfs_options o = {IVFS_NOTIFY_DEFAULT, spin ? (unsigned)strtoul(spin, NULL, 10) : 0};
+    side = ivfs_attach(set, spec[5], &o, err, sizeof err);
     if (!side) {
       fprintf(stderr, "peer: %s\n", err);
       exit(1);

@@ -169,11 +169,11 @@ bool usable(ivfs_side *s) {
   return false;
 }
 
-std::unique_ptr<ivfs_side> attach(const char *memsections, char side_name, ivfs_notify asked) {
+std::unique_ptr<ivfs_side> attach(const char *memsections, char side_name, const ivfs_options &options) {
   if (!memsections) throw Failure{EINVAL, "no memsection set named"};
   if (side_name != 'a' && side_name != 'b') throw Failure{EINVAL, "side must be 'a' or 'b'"};
   Located where = locate(memsections);
-  NotifyMode notify = choose_notify(asked, !where.device.empty());
+  NotifyMode notify = choose_notify(options.notify, !where.device.empty());
   auto s = std::make_unique<ivfs_side>();
   s->index = side_name == 'a' ? 0 : 1;
   try {
@@ -202,6 +202,7 @@ std::unique_ptr<ivfs_side> attach(const char *memsections, char side_name, ivfs_
   SideClaim claim;
   claim.side = s->index;
   claim.notify = notify;
+  claim.engine.spin_us = options.spin_us;
   claim.pid = uint32_t(getpid());
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -219,9 +220,9 @@ std::unique_ptr<ivfs_side> attach(const char *memsections, char side_name, ivfs_
 
 extern "C" {
 
-ivfs_side *ivfs_attach(const char *memsections, char side, ivfs_notify notify, char *error, size_t error_size) {
+ivfs_side *ivfs_attach(const char *memsections, char side, const ivfs_options *options, char *error, size_t error_size) {
   try {
-    return attach(memsections, side, notify).release();
+    return attach(memsections, side, options ? *options : ivfs_options{}).release();
   } catch (const Failure &f) {
     report(error, error_size, f.message);
     errno = f.err;

@@ -35,6 +35,15 @@ enum ivfs_notify {
   IVFS_NOTIFY_POLL = 2
 };
 
+/* How a side waits; a zeroed struct (or NULL) gives the defaults. */
+struct ivfs_options {
+  enum ivfs_notify notify;
+  /* A blocked read or write spins this long on the channel before it
+     sleeps (as mount --spin-us): a peer that answers within it costs no
+     wake-up, at the price of a busy CPU meanwhile. 0: sleep at once. */
+  unsigned spin_us;
+};
+
 /*
  * Attaches side 'a' or 'b' of a set, named as --memsections names it: a
  * folder of three files, one file or region, "ivshmem" or "ivshmem:<bdf>"
@@ -45,7 +54,7 @@ enum ivfs_notify {
  * error: EBUSY, ENOENT (no such set or device), EINVAL (not a formatted set,
  * a bad side or notifier).
  */
-ivfs_side *ivfs_attach(const char *memsections, char side, enum ivfs_notify notify, char *error, size_t error_size);
+ivfs_side *ivfs_attach(const char *memsections, char side, const struct ivfs_options *options, char *error, size_t error_size);
 
 /* mknod: a new channel (mode: its permission bits). EEXIST if the name is taken. */
 int ivfs_mknod(ivfs_side *s, const char *name, unsigned mode);

@@ -36,4 +36,23 @@ if ! grep -qE '^\s+[0-9]+ passing' "$OUT/log" || grep -qE '^\s+[0-9]+ failing' "
   sed -n '/^\s*[0-9]* failing/,$p' "$OUT/log" | head -60 >&2
   exit 1
 fi
+# binding.gyp's libintervmfs target: the Node-free sources.
+LIBRARY_SOURCES="const t = JSON.parse(require('fs').readFileSync('binding.gyp', 'utf8').replace(/^\\s*#.*\$/gm, '')).targets;
+console.log(t.find((x) => x.target_name === 'libintervmfs').sources.join(' '))"
+# The C library (native/intervmfs.h) the same way, through its example
+# program: 8 MiB from a writer on side a to a reader on side b of one set,
+# two processes, both instrumented.
+echo "sanitize: the C library through intervmfs-cat, side a to side b"
+g++ -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  -I"$FUSE_INCLUDE" -Inative -D_FILE_OFFSET_BITS=64 -x c native/examples/channel-cat.c -x c++ \
+  $(node -e "$LIBRARY_SOURCES") -lpthread -o "$OUT/intervmfs-cat" 2> "$OUT/cat-build.log" ||
+  { cat "$OUT/cat-build.log" >&2; exit 1; }
+node bin/intervmfs.js format --memsections "$OUT/set" --channels 4 --data-size 256K > /dev/null
+head -c 8M /dev/urandom > "$OUT/payload"
+export ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+"$OUT/intervmfs-cat" -w "$OUT/set" a c < "$OUT/payload" 2> "$OUT/cat-w.log" &
+writer=$!
+"$OUT/intervmfs-cat" "$OUT/set" b c > "$OUT/got" 2> "$OUT/cat-r.log" || { cat "$OUT/cat-r.log" >&2; exit 1; }
+wait $writer || { cat "$OUT/cat-w.log" >&2; exit 1; }
+cmp -s "$OUT/payload" "$OUT/got" || { echo "sanitize: the C library's 8 MiB arrived damaged" >&2; exit 1; }
 echo "sanitize: clean"

@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
   }
   const char *set = argv[1 + writing], *name = argv[3 + writing];
   char err[512] = "";
-  ivfs_side *side = ivfs_attach(set, argv[2 + writing][0], IVFS_NOTIFY_DEFAULT, err, sizeof err);
+  ivfs_side *side = ivfs_attach(set, argv[2 + writing][0], NULL, err, sizeof err);
   if (!side) {
     fprintf(stderr, "intervmfs-cat: %s\n", err);
     return 1;

@@ -12,6 +12,8 @@ export interface Endpoints {
   sendAck: string;
   recvData: string;
   recvAck: string;
+  /** Environment for both peer processes (the C peer's INTERVMFS_PEER_SPIN_US). */
+  env?: Record<string, string>;
 }
 
 type Side = 'a' | 'b';
@@ -120,19 +122,25 @@ export function library(cli: (args: string[]) => string, pairs: number): Channel
   return inProcess(cli, pairs, 'library', 'lib', LIBRARY_NOTE);
 }
 
-/** Both ends on the C library (native/intervmfs.h), through the C peer's clib: endpoints: no mount, no daemon, no Node. */
-export function cLibrary(cli: (args: string[]) => string, pairs: number): Channel {
-  return inProcess(cli, pairs, 'C library', 'clib', `each end is the C peer on the C library (native/intervmfs.h), with no FUSE and no Node; ${ONE_PAIR}`);
+/**
+ * Both ends on the C library (native/intervmfs.h), through the C peer's
+ * clib: endpoints: no mount, no daemon, no Node; with `spinUs`, a blocked
+ * call spins that long before it sleeps (ivfs_options.spin_us).
+ */
+export function cLibrary(cli: (args: string[]) => string, pairs: number, spinUs = 0): Channel {
+  const name = spinUs ? `C library spin ${spinUs} µs` : 'C library';
+  const note = `each end is the C peer on the C library (native/intervmfs.h), with no FUSE and no Node; ${ONE_PAIR}`;
+  return inProcess(cli, pairs, name, 'clib', note, spinUs ? { INTERVMFS_PEER_SPIN_US: String(spinUs) } : undefined);
 }
 
-function inProcess(cli: (args: string[]) => string, pairs: number, name: string, scheme: 'lib' | 'clib', note: string): Channel {
+function inProcess(cli: (args: string[]) => string, pairs: number, name: string, scheme: 'lib' | 'clib', note: string, env?: Record<string, string>): Channel {
   const { set, remove } = benchSet(cli, scheme, pairs);
   const end = (side: string, channel: string) => `${scheme}:${side}:${set}:${channel}`;
   return {
     name,
     note,
     maxPairsAtOnce: 1,
-    pair: (i) => ({ sendData: end('a', `d${i}`), sendAck: end('a', `k${i}`), recvData: end('b', `d${i}`), recvAck: end('b', `k${i}`) }),
+    pair: (i) => ({ sendData: end('a', `d${i}`), sendAck: end('a', `k${i}`), recvData: end('b', `d${i}`), recvAck: end('b', `k${i}`), env }),
     daemons: () => [],
     close: remove,
   };

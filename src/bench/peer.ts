@@ -30,10 +30,10 @@ export function stopPeers(): void {
   for (const child of running) child.kill('SIGKILL');
 }
 
-function run(args: string[], timeoutMs: number): Running {
+function run(args: string[], timeoutMs: number, env?: Record<string, string>): Running {
   const onLibrary = args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
   const [program, argv] = onLibrary ? [process.execPath, [LIB_PEER, ...args]] : [PEER, args];
-  const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env && { ...process.env, ...env } });
   running.add(child);
   let why = '';
   let isReady = () => undefined as void;
@@ -102,9 +102,9 @@ async function both(first: Running, second: Running): Promise<[PeerResult, PeerR
 /** One transfer of `size` bytes in `chunk`-byte writes, acknowledged; resolves with the sender's result. */
 export async function transfer(e: Endpoints, size: number, chunk: number, verify = false, timeoutMs = 300_000): Promise<PeerResult> {
   const extra = verify ? ['verify'] : [];
-  const recv = run(['recv', e.recvData, e.recvAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs);
+  const recv = run(['recv', e.recvData, e.recvAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs, e.env);
   await recv.ready; // the sender's clock must not run while a library receiver starts
-  const send = run(['send', e.sendData, e.sendAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs);
+  const send = run(['send', e.sendData, e.sendAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs, e.env);
   const [s, r] = await both(send, recv);
   if (verify && s.digest !== r.digest) throw new Error(`digest mismatch: sent ${s.digest}, received ${r.digest}`);
   return s;
@@ -112,9 +112,9 @@ export async function transfer(e: Endpoints, size: number, chunk: number, verify
 
 /** `count` round trips of `size`-byte messages; resolves with p50 and p99 in ns. */
 export async function pingPong(e: Endpoints, count: number, size: number, timeoutMs = 300_000): Promise<PeerResult> {
-  const pong = run(['pong', e.recvData, e.recvAck, String(count), String(size)], timeoutMs);
+  const pong = run(['pong', e.recvData, e.recvAck, String(count), String(size)], timeoutMs, e.env);
   await pong.ready;
-  const ping = run(['ping', e.sendData, e.sendAck, String(count), String(size)], timeoutMs);
+  const ping = run(['ping', e.sendData, e.sendAck, String(count), String(size)], timeoutMs, e.env);
   const [p] = await both(ping, pong);
   return p;
 }

@@ -99,6 +99,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     channels.push(await stage('setting up', 'library', () => library(cli, pairs)));
     channels.push(await stage('setting up', 'library ↔ mount', () => libraryToMount(cli, work, pairs)));
     channels.push(await stage('setting up', 'C library', () => cLibrary(cli, pairs)));
+    channels.push(await stage('setting up', `C library spin ${opts.spinUs} µs`, () => cLibrary(cli, pairs, opts.spinUs)));
     channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
     channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback(), nodeUnixSocket(work));
     const names = channels.map((c) => c.name);

@@ -341,7 +341,7 @@ int64_t FifoEngine::try_write(OpenFile &f, ChannelEntry *e, const uint8_t *buf, 
   return done == len ? int64_t(len) : kWait;
 }
 
-bool FifoEngine::sleep(const WakeWord &word, uint32_t seen, const Request &req, int &why) {
+bool FifoEngine::sleep(const WakeWord &word, WakeWord::Seen seen, const Request &req, int &why) {
   // Asked before sleeping too: an interrupt signal that landed while this
   // request was running (not sleeping) would otherwise only be seen when
   // libfuse sends it again, a second later.
@@ -364,7 +364,7 @@ bool FifoEngine::sleep(const WakeWord &word, uint32_t seen, const Request &req, 
   return true;
 }
 
-bool FifoEngine::closing_nap(std::unique_lock<std::mutex> &lk, const WakeWord &word, uint32_t seen, int &naps) {
+bool FifoEngine::closing_nap(std::unique_lock<std::mutex> &lk, const WakeWord &word, WakeWord::Seen seen, int &naps) {
   if (naps++ * kClosingNapMs >= opts_.closing_wait_ms) return false;
   lk.unlock();
   word.wait(seen, kClosingNapMs, 0);
@@ -387,7 +387,7 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
   int64_t result;
   std::unique_lock<std::mutex> lk(lc.mu);
   for (;;) {
-    uint32_t seen = word.load();  // before the check: a ring after it ends the sleep
+    WakeWord::Seen seen = word.load();  // before the check: a ring after it ends the sleep
     int64_t n = try_read(*f, e, buf, len);
     if (n != kWait) {
       result = n;
@@ -464,7 +464,7 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
   if (!lc.writers.empty() && (nonblocking(*f, req) || req.caller_waits)) return -EAGAIN;  // others are ahead of it
   lc.writers.push_back(&ticket);
   for (;;) {
-    uint32_t seen = word.load();
+    WakeWord::Seen seen = word.load();
     if (lc.writers.front() == &ticket) {
       int64_t n = try_write(*f, e, buf, len, done, ignore_closing);
       if (n == kWaitClosing && req.caller_waits) {

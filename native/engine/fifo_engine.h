@@ -216,12 +216,13 @@ class FifoEngine {
   void track_sleepers(uint32_t slot, LocalChannel &lc, ChannelEntry *e);
   void wake_moved_rings();
   // What a reader / writer of channel `slot` sleeps on: with futex its
-  // ring's wake word, which the peer wakes; else the channel's own word.
+  // ring's wake word, which the peer wakes; else the channel's own word,
+  // watching the ring's word while it spins.
   WakeWord reader_word(uint32_t slot, ChannelEntry *e) {
-    return futex_ ? WakeWord(&e->ring[peer()].consumer_wake, true) : WakeWord(&locals_[slot].reader_sleep, false);
+    return futex_ ? WakeWord(&e->ring[peer()].consumer_wake, true) : WakeWord(&locals_[slot].reader_sleep, false, &e->ring[peer()].consumer_wake);
   }
   WakeWord writer_word(uint32_t slot, ChannelEntry *e) {
-    return futex_ ? WakeWord(&e->ring[side_].producer_wake, true) : WakeWord(&locals_[slot].writer_sleep, false);
+    return futex_ ? WakeWord(&e->ring[side_].producer_wake, true) : WakeWord(&locals_[slot].writer_sleep, false, &e->ring[side_].producer_wake);
   }
   bool nonblocking(const OpenFile &f, const Request &req) const;
   // One attempt; kWait when the request has to wait. Under the channel lock.
@@ -230,11 +231,11 @@ class FifoEngine {
   int64_t try_write(OpenFile &f, ChannelEntry *e, const uint8_t *buf, uint64_t len, uint64_t &done, bool ignore_closing);
   // Sleeps until the wake word moves from `seen` or a tick passes. False when
   // the request must end now (interrupted, or stop): `why` says which errno.
-  bool sleep(const WakeWord &word, uint32_t seen, const Request &req, int &why);
+  bool sleep(const WakeWord &word, WakeWord::Seen seen, const Request &req, int &why);
   // One short nap of a request waiting for a peer descriptor's close to
   // complete (channel lock released meanwhile); false once the grace
   // (closing_wait_ms) is used up.
-  bool closing_nap(std::unique_lock<std::mutex> &lk, const WakeWord &word, uint32_t seen, int &naps);
+  bool closing_nap(std::unique_lock<std::mutex> &lk, const WakeWord &word, WakeWord::Seen seen, int &naps);
   // The waiting flags that tell the peer to ring us, and (without futex) the
   // notifier's list of channels with sleepers, from the local counts.
   void update_flags(uint32_t slot, LocalChannel &lc, ChannelEntry *e);

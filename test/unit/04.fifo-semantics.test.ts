@@ -599,3 +599,21 @@ describe('FIFO semantics with the poll notifier', function () {
     expect((await read(B, r, 100)).n).to.equal(0);
   });
 });
+
+describe('a spinning request with the poll notifier', function () {
+  this.timeout(5000);
+  // Spins far longer than the test may take, and sleeps a minute after: only
+  // the ring's own word can end its wait in time.
+  const fx = useEnginePair({ notify: 'poll', engine: { spinUs: 30_000_000 } });
+
+  it('sees the peer\'s write by watching its ring while it spins, with no notifier thread to pass the bell on', async () => {
+    const { A, B, ch, peers } = fx;
+    peers.b.stopNotifier();
+    const r = B.open(ch, O_RDONLY);
+    const w = A.open(ch, O_WRONLY);
+    const pending = read(B, r, 100);
+    await B.untilWaiting(1);
+    expect(await write(A, w, Buffer.from('seen by the spinner'))).to.equal(19);
+    expect((await pending).data.toString()).to.equal('seen by the spinner');
+  });
+});

@@ -11,6 +11,7 @@ OUT=$R/vm-bench.jsonl
 ONESHOT="4096:10 2097152:5 $(bytes "$BIG"):2"
 PINGS=1000
 STREAM=$((32 * 1048576))
+CLIB_SPIN_US=50
 
 record() { echo "{\"round\":$ROUND,\"channel\":\"$1\",\"workload\":\"$2\",$3}" >> "$OUT"; }
 # field NAME JSON: a number from the peer program's one-line JSON.
@@ -82,6 +83,14 @@ for N in $NOTIFIERS; do
     say "progress round $ROUND: library"
     LOCKSTEP=lib PEER="node $PKGDIR/dist/src/bench/lib-peer.js" workloads "lib:$SIDE:$IVSHMEM:ldata" "lib:$SIDE:$IVSHMEM:lack" "library poll"
     barrier "$ROUND-library"
+    # The C library (native/intervmfs.h) on the same sides: the C peer's
+    # clib: ends, no FUSE and no Node; then with a blocked call spinning on
+    # its ring for CLIB_SPIN_US before it sleeps.
+    say "progress round $ROUND: C library"
+    LOCKSTEP=clib workloads "clib:$SIDE:$IVSHMEM:cdata" "clib:$SIDE:$IVSHMEM:cack" "C library poll"
+    barrier "$ROUND-clib"
+    (export INTERVMFS_PEER_SPIN_US=$CLIB_SPIN_US; LOCKSTEP=clibspin workloads "clib:$SIDE:$IVSHMEM:sdata" "clib:$SIDE:$IVSHMEM:sack" "C library poll spin $CLIB_SPIN_US µs")
+    barrier "$ROUND-clibspin"
   fi
 done
 say "done"

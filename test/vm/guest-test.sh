@@ -204,6 +204,31 @@ lib_across() {
   fi
 }
 
+# The C library between the guests (native/intervmfs.h, no FUSE, no Node):
+# intervmfs-cat on guest a writes 2 MiB into a channel that intervmfs-cat on
+# guest b reads; then 200 round trips of 64 B through the bench peer's clib:
+# ends. 2 MiB is more than a ring holds, so the writer cannot have closed
+# before the reader opened (whose end of file would then never come).
+clib_across() {
+  local CAT=$PKGDIR/build/Release/intervmfs-cat out got
+  barrier clib-start
+  if [ "$SIDE" = a ]; then
+    out=$($CAT -w $IVSHMEM a fromc < "$PAY/2m" 2>&1)
+    check "C library: intervmfs-cat on guest a wrote 2 MiB into the channel fromc (${out:-no message})" [ -z "$out" ]
+    barrier clib-copied
+    out=$($PEER ping clib:a:$IVSHMEM:cping clib:a:$IVSHMEM:cpong 200 64 2>&1)
+    check "C library: 200 round trips of 64 B from guest a to guest b ($out)" grep -q '"count":200' <<< "$out"
+    say "figure C library guest to guest (notify poll): $out"
+  else
+    got=$($CAT $IVSHMEM b fromc | digest)
+    check "C library: intervmfs-cat on guest b read guest a's 2 MiB to end of file with the same sha256" [ "$got" = "$(cat "$PAY/2m.sha256")" ]
+    barrier clib-copied
+    out=$($PEER pong clib:b:$IVSHMEM:cping clib:b:$IVSHMEM:cpong 200 64 2>&1)
+    check "C library: guest b answered the 200 round trips ($out)" [ "$out" = "{}" ]
+  fi
+}
+
 for n in $NOTIFIERS; do round "$n" || break; done
 lib_across
+clib_across
 say "done"

@@ -122,9 +122,11 @@ boot() {
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$R,mount_tag=results,security_model=none" \
     "${shm[@]}" "${extra[@]}" \
-    -serial "file:$WORK/$side.console" &
+    -serial "file:$WORK/$side.console" 2> "$WORK/$side.qemu.log" &
   PIDS+=($!)
+  QEMU_OF[$side]=$!
 }
+declare -A QEMU_OF
 
 echo "vm: booting guests $GUESTS ($GUEST)"
 t0=$(date +%s)
@@ -143,9 +145,22 @@ show_new() {
   done
 }
 any_running() { for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+# A guest that never reaches its init (its QEMU failed, or its kernel hung
+# or panicked) would leave the others waiting at a barrier for minutes: the
+# run stops as soon as that is known, and says which guest and why.
+BOOT_LIMIT=${VM_BOOT_LIMIT:-180}
+never_up() {
+  for side in $GUESTS; do
+    grep -aq "^VMTEST init: side $side up" "$WORK/$side.console" 2>/dev/null && continue
+    if ! kill -0 "${QEMU_OF[$side]}" 2>/dev/null; then echo "$side (its QEMU exited)"; return 0; fi
+    [ $(( $(date +%s) - t0 )) -gt "$BOOT_LIMIT" ] && { echo "$side (not up within ${BOOT_LIMIT} s)"; return 0; }
+  done
+  return 1
+}
 while any_running; do
   if [ "$(date +%s)" -gt "$deadline" ]; then echo "vm: guests still running after ${TIMEOUT}s; stopping them"; break; fi
   show_new
+  if down=$(never_up); then echo "vm: guest $down never reached its init; stopping the guests"; break; fi
   sleep 1
 done
 show_new
@@ -176,7 +191,13 @@ fi
 [ -n "${SERVER:-}" ] && echo "--- doorbell server" && sed 's/^/  /' "$WORK/server.log" | grep -o '"msg":"[^"]*"\|^  intervmfs.*' || true
 if [ -n "${VM_FIGURES:-}" ]; then mkdir -p "$VM_FIGURES" && cp "$R"/*.json "$R"/*.jsonl "$VM_FIGURES"/ 2>/dev/null; fi
 if [ $status -ne 0 ]; then
+  # The guests that did not finish last, nearest the verdict.
+  finished=() unfinished=()
   for side in $GUESTS; do
+    if grep -q "^VMTEST $side done" "$WORK/$side.console"; then finished+=("$side"); else unfinished+=("$side"); fi
+  done
+  for side in "${finished[@]}" "${unfinished[@]}"; do
+    if [ -s "$WORK/$side.qemu.log" ]; then echo "--- QEMU of guest $side said"; tail -n 15 "$WORK/$side.qemu.log"; fi
     echo "--- console of guest $side (last 40 lines)"; tail -n 40 "$WORK/$side.console"
     for n in ${NOTIFIERS//,/ }; do
       echo "--- daemon log of guest $side, $n (last 15 lines)"; tail -n 15 "$R/$side.${n//\//-}.daemon.log" 2>/dev/null

@@ -19,7 +19,7 @@ const MiB = 1024 * 1024;
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
-describe('integration: the C library (intervmfs-cat, the peer by lib: endpoints)', function () {
+describe('integration: the C library (intervmfs-cat, the peer by clib: endpoints)', function () {
   this.timeout(60_000);
   const lab = useLab('clib');
   let set: string;
@@ -121,6 +121,20 @@ describe('integration: the C library (intervmfs-cat, the peer by lib: endpoints)
     // The dead holder's heartbeat stands still: a new program claims side a.
     const again = await finished(lab().proc(CAT, ['-w', set, 'a', 'after'], { input: '' }), 'intervmfs-cat on the taken-over side');
     expect(again.stderr).to.equal('');
+  });
+
+  it('says what is wrong with a set that does not exist, one that is not formatted, and a bad side', async () => {
+    const missing = await within(lab().proc(CAT, [lab().path('nowhere'), 'a', 'x']).done, 10_000, 'intervmfs-cat on a missing set');
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.include(`memsection set ${lab().path('nowhere')} does not exist`);
+    const blank = lab().path('blank');
+    fs.writeFileSync(blank, Buffer.alloc(1024 * 1024));
+    const unformatted = await within(lab().proc(CAT, [blank, 'a', 'x']).done, 10_000, 'intervmfs-cat on an unformatted file');
+    expect(unformatted.code).to.equal(1);
+    expect(unformatted.stderr).to.include('is not formatted; run `intervmfs format`');
+    const side = await within(lab().proc(CAT, [set, 'c', 'x']).done, 10_000, 'intervmfs-cat on side c');
+    expect(side.code).to.equal(1);
+    expect(side.stderr).to.include("side must be 'a' or 'b'");
   });
 
   it('runs between two C programs on sides a and b of a set no mount serves', async () => {

@@ -91,6 +91,14 @@ for N in $NOTIFIERS; do
     barrier "$ROUND-clib"
     (export INTERVMFS_PEER_SPIN_US=$CLIB_SPIN_US; LOCKSTEP=clibspin workloads "clib:$SIDE:$IVSHMEM:sdata" "clib:$SIDE:$IVSHMEM:sack" "C library poll spin $CLIB_SPIN_US µs")
     barrier "$ROUND-clibspin"
+    # What users pick instead between two VMs: TCP over virtio-net (QEMU
+    # joins the guests' NICs, run.sh), with the same peer program; guest b
+    # listens, guest a connects.
+    if [ -n "${IVFS_TCP:-}" ]; then
+      say "progress round $ROUND: TCP between the guests"
+      LOCKSTEP=tcp workloads "tcp:$IVFS_TCP:5577" - "TCP between the guests"
+      barrier "$ROUND-tcp"
+    fi
   fi
 done
 say "done"

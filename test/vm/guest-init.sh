@@ -28,8 +28,16 @@ mkdir -p /host/dev/shm 2>/dev/null
 # Writable places. Not /tmp: the checkout or the results may live there.
 for d in /run /dev/shm /root; do mount -t tmpfs tmpfs "/host$d"; done
 mkdir -p /host/run/tmp
+# ivfs.ip=ADDR: the guest's address on the virtio-net link between the
+# guests (run.sh joins their NICs), for the bench's TCP column; ivfs.tcp
+# (IVFS_TCP in the script's environment) is the listening guest's address.
+IP=$(arg ip)
+if [ -n "$IP" ]; then
+  ip link set lo up
+  { ip link set eth0 up && ip addr add "$IP/24" dev eth0; } || echo "VMTEST init: cannot configure eth0 as $IP"
+fi
 echo "VMTEST init: side $SIDE up after $(cut -d' ' -f1 /proc/uptime) s"
-chroot /host /usr/bin/env -i PATH=${PREFIX:+$PREFIX/bin:}/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TMPDIR=/run/tmp IVFS_PREFIX="$PREFIX" \
+chroot /host /usr/bin/env -i PATH=${PREFIX:+$PREFIX/bin:}/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TMPDIR=/run/tmp IVFS_PREFIX="$PREFIX" IVFS_TCP="$(arg tcp)" \
   /bin/bash "$SCRIPT" "$SIDE" "$RESULTS" "$(arg notifiers)" "$(arg big)" 2>&1
 echo "VMTEST init: done"
 sync

@@ -110,18 +110,28 @@ for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || { echo "vm: the doorbell server did not start:"; cat "$WORK/server.log"; exit 1; }
 
 # The doorbell device sits at slot 0x10 in both guests; guest a also gets an
-# ivshmem-plain device at 0x11, to check what intervmfs says about it.
+# ivshmem-plain device at 0x11, to check what intervmfs says about it. The
+# two guests of the transfer tests also get a virtio-net NIC at 0x12, joined
+# to each other by QEMU over UDP on the host's loopback (no host network,
+# no order of start): 192.168.77.1 (a) and .2 (b), the bench's TCP column.
+NET_PORT=$((20000 + $$ % 20000))
 boot() {
-  local side=$1 extra=() shm=(-chardev "socket,path=$SOCK,id=ivshmem" -device ivshmem-doorbell,chardev=ivshmem,vectors=1,addr=0x10)
+  local side=$1 extra=() net=() kargs= shm=(-chardev "socket,path=$SOCK,id=ivshmem" -device ivshmem-doorbell,chardev=ivshmem,vectors=1,addr=0x10)
   [ "$side" = a ] && extra=(-object "memory-backend-file,id=plain,share=on,mem-path=$PLAIN,size=1M" -device ivshmem-plain,memdev=plain,addr=0x11)
+  if [ $AREAS = 0 ]; then
+    local mine=$NET_PORT theirs=$((NET_PORT + 1)) ip=192.168.77.1
+    [ "$side" = b ] && mine=$((NET_PORT + 1)) theirs=$NET_PORT ip=192.168.77.2
+    net=(-netdev "socket,id=net0,udp=127.0.0.1:$theirs,localaddr=127.0.0.1:$mine" -device virtio-net-pci,netdev=net0,addr=0x12)
+    kargs=" ivfs.ip=$ip ivfs.tcp=192.168.77.2"
+  fi
   # q35 with intel-iommu: VFIO, through which the guest waits for the
   # doorbell's MSI-X interrupt, needs an IOMMU group.
   qemu-system-x86_64 -accel "$accel" -machine q35 -device intel-iommu -m 1024 -smp 1 -display none -monitor none -no-reboot \
     -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initrd.img" \
-    -append "console=ttyS0 quiet panic=-1 intel_iommu=on ivfs.side=$side ivfs.script=$SCRIPT ivfs.results=$R ivfs.notifiers=$NOTIFIERS ivfs.big=$BIG ivfs.prefix=$PREFIX" \
+    -append "console=ttyS0 quiet panic=-1 intel_iommu=on ivfs.side=$side ivfs.script=$SCRIPT ivfs.results=$R ivfs.notifiers=$NOTIFIERS ivfs.big=$BIG ivfs.prefix=$PREFIX$kargs" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$R,mount_tag=results,security_model=none" \
-    "${shm[@]}" "${extra[@]}" \
+    "${shm[@]}" "${extra[@]}" "${net[@]}" \
     -serial "file:$WORK/$side.console" 2> "$WORK/$side.qemu.log" &
   PIDS+=($!)
   QEMU_OF[$side]=$!

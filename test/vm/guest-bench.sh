@@ -11,7 +11,7 @@ OUT=$R/vm-bench.jsonl
 ONESHOT="4096:10 2097152:5 $(bytes "$BIG"):2"
 PINGS=1000
 STREAM=$((32 * 1048576))
-CLIB_SPIN_US=50
+CLIB_SPIN_US=50  # the spin of the "spin" columns (mount --spin-us, ivfs_options.spin_us)
 
 record() { echo "{\"round\":$ROUND,\"channel\":\"$1\",\"workload\":\"$2\",$3}" >> "$OUT"; }
 # field NAME JSON: a number from the peer program's one-line JSON.
@@ -80,6 +80,15 @@ for N in $NOTIFIERS; do
   # Node programs (lib-peer.js, peer.c's modes on openChannel) on the sides
   # the mounts freed, no FUSE. Its own channels, made by whichever end comes first.
   if [ "$N" = poll ]; then
+    # The mounts again, each request spinning on its ring before it sleeps
+    # (mount --spin-us): no notifier hand-off for an answer within the spin.
+    mount_side poll --spin-us "$CLIB_SPIN_US" || exit 1
+    barrier "$ROUND-spin-mounted"
+    say "progress round $ROUND: intervmfs poll spin $CLIB_SPIN_US µs"
+    workloads "$MNT/data" "$MNT/ack" "intervmfs poll spin $CLIB_SPIN_US µs"
+    barrier "$ROUND-spin-measured"
+    out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
+    barrier "$ROUND-spin-unmounted"
     say "progress round $ROUND: library"
     LOCKSTEP=lib PEER="node $PKGDIR/dist/src/bench/lib-peer.js" workloads "lib:$SIDE:$IVSHMEM:ldata" "lib:$SIDE:$IVSHMEM:lack" "library poll"
     barrier "$ROUND-library"

@@ -5,9 +5,11 @@
  *
  *   peer send  DATA ACK SIZE CHUNK [verify]   write SIZE bytes in CHUNK writes,
  *                                             then wait for a 1-byte ack
- *   peer recv  DATA ACK SIZE CHUNK [verify]   read SIZE bytes, send the ack
+ *   peer recv  DATA ACK SIZE CHUNK [verify]   read SIZE bytes, send the ack (and with
+ *                                             INTERVMFS_PEER_LINGER=1 wait for the
+ *                                             sender's close)
  *   peer ping  DATA ACK COUNT MSG             COUNT round trips of MSG bytes
- *   peer pong  DATA ACK COUNT MSG             echo COUNT messages back
+ *   peer pong  DATA ACK COUNT MSG             echo COUNT messages back (linger: as recv)
  *
  * DATA and ACK are paths (FIFOs, channel files), or unix:PATH or
  * tcp:HOST:PORT, where the receiving side (recv, pong) listens and the other
@@ -213,6 +215,26 @@ static void read_all(struct end *fd, char *p, size_t n) {
   }
 }
 
+/* With INTERVMFS_PEER_LINGER=1 the receiving end stays until the sending
+   end has closed (end of file on DATA): so when it exits, the next run's
+   receiver cannot open DATA while this run's sender still holds it, and
+   then read that sender's close as its own end of file (a FIFO's rule).
+   For callers that start the next run as soon as the receiver is done (the
+   guest bench); not for a channel without end of file (bench/cref.c). */
+static void wait_for_close(struct end *fd) {
+  char extra;
+  const char *linger = getenv("INTERVMFS_PEER_LINGER");
+  if (!linger || strcmp(linger, "1") != 0) return;
+  for (;;) {
+    ssize_t k = end_read(fd, &extra, 1);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) die("read");
+    if (k == 0) return;
+    fprintf(stderr, "peer: more data after the last expected byte\n");
+    exit(1);
+  }
+}
+
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
   return h;
@@ -261,6 +283,7 @@ int main(int argc, char **argv) {
       left -= (uint64_t)k;
     }
     write_all(afd, &ack, 1);
+    wait_for_close(dfd);
     printf("{\"digest\":\"%016llx\"}\n", (unsigned long long)digest);
   } else if (strcmp(mode, "ping") == 0) {
     uint64_t *rtt = malloc(sizeof(uint64_t) * n);
@@ -279,6 +302,7 @@ int main(int argc, char **argv) {
       read_all(dfd, buf, chunk);
       write_all(afd, buf, chunk);
     }
+    wait_for_close(dfd);
     printf("{}\n");
   } else {
     fprintf(stderr, "peer: unknown mode %s\n", mode);

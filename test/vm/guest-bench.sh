@@ -13,6 +13,11 @@ PINGS=1000
 STREAM=$((32 * 1048576))
 CLIB_SPIN_US=50  # the spin of the "spin" columns (mount --spin-us, ivfs_options.spin_us)
 
+# Runs follow each other as soon as the receiving half is done: the peer's
+# receiver waits for the sender's close, so that the next run's receiver
+# cannot open the channel while this run's sender still holds it (and read
+# that close as its own end of file).
+export INTERVMFS_PEER_LINGER=1
 record() { echo "{\"round\":$ROUND,\"channel\":\"$1\",\"workload\":\"$2\",$3}" >> "$OUT"; }
 # field NAME JSON: a number from the peer program's one-line JSON.
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<< "$2"; }

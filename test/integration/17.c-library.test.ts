@@ -111,11 +111,19 @@ describe('integration: the C library (intervmfs-cat, the peer by clib: endpoints
     await lab().proc('mknod', [b('live'), 'p']).done;
     const reader = lab().proc('cat', [b('live')], { timeoutMs: 30_000 });
     await waitUntil(() => holds(String(reader.pid), b('live')), 10_000, 'cat opened live');
-    // stdin stays open (sleep holds the pipe): only the kill ends the writer.
-    lab().sh('{ printf hello; exec sleep 60; } | exec "$1" -w "$2" a live', [CAT, set], { timeoutMs: 30_000 });
-    await reader.waitForOutput('hello');
-    const pid = pidOf(`${CAT} -w ${set} a live`);
-    process.kill(pid, 'SIGKILL');
+    // Its stdin is a kernel FIFO this test holds open (O_RDWR does not wait
+    // for a reader): only the kill ends the writer, and nothing else is left.
+    const stdin = lab().path('stdin.fifo');
+    await lab().proc('mkfifo', [stdin]).done;
+    const held = fs.openSync(stdin, fs.constants.O_RDWR);
+    try {
+      fs.writeSync(held, 'hello');
+      lab().sh('exec "$1" -w "$2" a live < "$3"', [CAT, set, stdin], { timeoutMs: 30_000 });
+      await reader.waitForOutput('hello');
+      process.kill(pidOf(`${CAT} -w ${set} a live`), 'SIGKILL');
+    } finally {
+      fs.closeSync(held);
+    }
     const r = await finished(reader, 'cat after the C writer was killed');
     expect(r.stdout).to.equal('hello');
     // The dead holder's heartbeat stands still: a new program claims side a.

@@ -16,6 +16,7 @@
 #include "addon_memsections.h"
 #include "channel_table.h"
 #include "memsection_set.h"
+#include "timing.h"
 #ifdef IVFS_TEST_HARNESS
 #include "addon_engine_harness.h"
 #endif
@@ -76,6 +77,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("pipeBuf", kPipeBuf);
   c.Set("minRingSize", kMinRingSize);
   c.Set("maxChannels", kMaxChannels);
+  c.Set("heartbeatMs", double(kHeartbeatMs));
+  c.Set("livenessWatchMs", double(kLivenessWatchMs));
+  c.Set("peerDeadMs", double(kPeerDeadMs));
   exports.Set("constants", c);
   // Field offsets, for the tests that scribble on a control memsection and
   // for `intervmfs check`: nobody outside this addon hard-codes an offset.

@@ -22,15 +22,15 @@
 #include <vector>
 
 #include "side.h"
+#include "timing.h"
 
 namespace ivfs {
 namespace {
 
-// The daemon's intervals (src/timing.ts: HEARTBEAT_MS, LIVENESS_WATCH_MS,
-// PEER_DEAD_MS), so a C program and a mount judge each other alike.
-constexpr auto kHeartbeat = std::chrono::milliseconds(250);
-constexpr auto kLivenessWatch = std::chrono::milliseconds(1000);
-constexpr uint64_t kPeerDeadMs = 3000;
+// The daemon's intervals (timing.h), so a C program and a mount judge each
+// other alike.
+constexpr auto kHeartbeat = std::chrono::milliseconds(kHeartbeatMs);
+constexpr auto kLivenessWatch = std::chrono::milliseconds(kLivenessWatchMs);
 
 const char *const kPciDevices = "/sys/bus/pci/devices";
 
@@ -112,7 +112,7 @@ class PeerWatch {
       epoch_ = peer.epoch;
       moved_at_ = now_ms;
     }
-    return now_ms - moved_at_ > kPeerDeadMs;
+    return now_ms - moved_at_ > uint64_t(kPeerDeadMs);
   }
 
  private:

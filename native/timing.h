@@ -10,6 +10,19 @@
 
 namespace ivfs {
 
+// Liveness, shared by every holder of a side (a mount's daemon through
+// src/timing.ts, which takes these from the addon, and the C library): a
+// holder beats this often (side state, area mapping)...
+constexpr long kHeartbeatMs = 250;
+// ...a holder still recorded as attached is watched this long before its
+// side, peer name or region is taken (and before status calls it alive):
+// four beats, so a live holder has moved it...
+constexpr long kLivenessWatchMs = 1000;
+// ...and a peer whose heartbeat stands still this long is dead: its readers
+// and writers end (EOF, EPIPE). Longer than the watch, since ending
+// channels under a peer that was only slow (a busy TCG guest) loses its
+// data in flight.
+constexpr long kPeerDeadMs = 3000;
 // A waiting request re-checks on its own this often. Only a safety net:
 // every event a waiter needs (data, space, close, stop, peer death) wakes
 // it, and each tick costs a waiting TCG guest's daemon a few ms of CPU.

@@ -312,6 +312,10 @@ interface Addon {
     pipeBuf: number;
     minRingSize: number;
     maxChannels: number;
+    /** Liveness (native/timing.h), for src/timing.ts. */
+    heartbeatMs: number;
+    livenessWatchMs: number;
+    peerDeadMs: number;
     registryVersion: number;
     areaCapacity: number;
     areaPeersMax: number;

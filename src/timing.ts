@@ -1,22 +1,21 @@
 // Every interval and threshold of the TypeScript side, once, with why its
 // value; the native side's are in native/timing.h. And the one way of
 // telling whether a daemon is alive: its heartbeat moves.
+import { addon } from './native';
 
+// Liveness is defined once, in native/timing.h (with why each value), since
+// the C library's holders and a mount's judge each other by it.
+function liveness(name: 'heartbeatMs' | 'livenessWatchMs' | 'peerDeadMs'): number {
+  const ms = addon.constants[name];
+  if (typeof ms !== 'number') throw new Error(`the native addon has no ${name}: it is older than this intervmfs; rebuild it with npm run build:native`);
+  return ms;
+}
 /** A serving daemon bumps its heartbeats (side state, area mapping) this often. */
-export const HEARTBEAT_MS = 250;
-/**
- * Before a side, a peer name or a region is taken from a holder still
- * recorded as attached (and before status calls one alive), its heartbeat
- * is watched this long: four beats, so a live holder has moved it.
- */
-export const LIVENESS_WATCH_MS = 1000;
-/**
- * A peer at the other end of our channels whose heartbeat stands still this
- * long is dead: its readers and writers end (EOF, EPIPE). Longer than
- * LIVENESS_WATCH_MS, since ending channels under a peer that was only slow
- * (a busy TCG guest) loses its data in flight.
- */
-export const PEER_DEAD_MS = 3000;
+export const HEARTBEAT_MS = liveness('heartbeatMs');
+/** A holder still recorded as attached is watched this long (four beats) before it is called dead or alive. */
+export const LIVENESS_WATCH_MS = liveness('livenessWatchMs');
+/** A peer whose heartbeat stands still this long is dead: its readers and writers end (EOF, EPIPE). */
+export const PEER_DEAD_MS = liveness('peerDeadMs');
 /** How long a ring of our own doorbell may take to come back as an interrupt (TCG guests are slow). */
 export const DOORBELL_TEST_MS = 3000;
 /** unmount: how long the daemon has to end after SIGTERM (it answers waiters, unmounts, detaches), then after SIGKILL. */

@@ -18,6 +18,9 @@ CLIB_SPIN_US=50  # the spin of the "spin" columns (mount --spin-us, ivfs_options
 # cannot open the channel while this run's sender still holds it (and read
 # that close as its own end of file).
 export INTERVMFS_PEER_LINGER=1
+# Runs in lockstep (the library columns) time the other guest's leaving the
+# barrier too: look for it every 10 ms, not 100.
+BARRIER_NAP=0.01
 record() { echo "{\"round\":$ROUND,\"channel\":\"$1\",\"workload\":\"$2\",$3}" >> "$OUT"; }
 # field NAME JSON: a number from the peer program's one-line JSON.
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<< "$2"; }
@@ -113,6 +116,21 @@ for N in $NOTIFIERS; do
       LOCKSTEP=tcp workloads "tcp:$IVFS_TCP:5577" - "TCP between the guests"
       barrier "$ROUND-tcp"
     fi
+    # Library ↔ mount: guest a's end a program on the library (its side
+    # freed), guest b's the C peer on a mount of side b; b makes the channels.
+    if [ "$SIDE" = b ]; then
+      mount_side poll || exit 1
+      for c in mdata mack; do [ -e "$MNT/$c" ] || mknod "$MNT/$c" p; done
+    fi
+    barrier "$ROUND-libmount-mounted"
+    say "progress round $ROUND: library ↔ mount"
+    if [ "$SIDE" = a ]; then
+      LOCKSTEP=libmount PEER="node $PKGDIR/dist/src/bench/lib-peer.js" workloads "lib:a:$IVSHMEM:mdata" "lib:a:$IVSHMEM:mack" "library ↔ mount poll"
+    else
+      LOCKSTEP=libmount workloads "$MNT/mdata" "$MNT/mack" "library ↔ mount poll"
+      out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
+    fi
+    barrier "$ROUND-libmount"
   fi
 done
 say "done"

@@ -33,10 +33,13 @@ in_install() {
   case "$(readlink -f "$script")" in "$PKGDIR"/*) return 0 ;; *) say "  pid $1 runs ${script:-nothing}"; return 1 ;; esac
 }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# barrier NAME: both guests reach NAME before either goes on.
+# barrier NAME: both guests reach NAME before either goes on. The other
+# guest's file is looked for every BARRIER_NAP seconds (the guest bench
+# naps less: the two leave a barrier that far apart at most).
 barrier() {
   touch "$R/$SIDE.at.$1"
-  for _ in $(seq 1 3000); do [ -e "$R/$OTHER.at.$1" ] && return 0; sleep 0.1; done
+  local until=$((SECONDS + 300))
+  while [ $SECONDS -lt $until ]; do [ -e "$R/$OTHER.at.$1" ] && return 0; sleep "${BARRIER_NAP:-0.1}"; done
   say "FAIL the other guest did not reach step $1 within 300 s"; exit 1
 }
 bytes() { case $1 in 4k) echo 4096 ;; 2m) echo 2097152 ;; 64m) echo 67108864 ;; 1g) echo 1073741824 ;; esac; }

@@ -62,7 +62,7 @@
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"]
     },
     {
-      # The bench's peer; its lib: endpoints go through the C library.
+      # The bench's peer; its clib: endpoints go through the C library.
       "target_name": "intervmfs-peer",
       "type": "executable",
       "sources": ["bench/peer.c"],

@@ -106,7 +106,7 @@ static int open_socket(const char *spec, int listening) {
   return fd;
 }
 
-/* A descriptor, or a channel of the C library's side (lib: endpoints). */
+/* A descriptor, or a channel of the C library's side (clib: endpoints). */
 struct end {
   int fd;
   ivfs_side *side;
@@ -124,9 +124,10 @@ static ssize_t end_write(struct end *e, const char *p, size_t n) {
 /* clib:SIDE:SET:NAME (NAME after the last ':'), opened with `flags`; one
    attach per process. */
 static struct end open_lib(const char *spec, int flags) {
+  enum { SET_MAX = 4096 };
   static ivfs_side *side;
-  static char attached[4096];
-  char set[4096];
+  static char attached[SET_MAX + 2]; /* "SIDE SET" of the one attach */
+  char set[SET_MAX];
   const char *name = strrchr(spec, ':');
   size_t set_len = name ? (size_t)(name - (spec + 7)) : 0;
   if (strlen(spec) < 9 || (spec[5] != 'a' && spec[5] != 'b') || spec[6] != ':' || name <= spec + 7 || set_len >= sizeof set || !name[1]) {
@@ -136,7 +137,7 @@ static struct end open_lib(const char *spec, int flags) {
   memcpy(set, spec + 7, set_len);
   set[set_len] = 0;
   name++;
-  char key[sizeof set + 2];
+  char key[sizeof attached];
   snprintf(key, sizeof key, "%c %s", spec[5], set);
   if (!side) {
     char err[512] = "";

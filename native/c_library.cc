@@ -163,10 +163,12 @@ T posix(int64_t r) {
   return T(-1);
 }
 
-bool usable(ivfs_side *s) {
-  if (s && s->engine()) return true;
-  errno = EBADF;
-  return false;
+// The side's engine, taken once per call (a reference the call keeps even if
+// the side detaches meanwhile), or nullptr with EBADF.
+std::shared_ptr<FifoEngine> engine_of(ivfs_side *s) {
+  std::shared_ptr<FifoEngine> e = s ? s->engine() : nullptr;
+  if (!e) errno = EBADF;
+  return e;
 }
 
 std::unique_ptr<ivfs_side> attach(const char *memsections, char side_name, const ivfs_options &options) {
@@ -234,42 +236,45 @@ ivfs_side *ivfs_attach(const char *memsections, char side, const ivfs_options *o
 }
 
 int ivfs_mknod(ivfs_side *s, const char *name, unsigned mode) {
-  if (!usable(s)) return -1;
+  if (!engine_of(s)) return -1;
   if (!name) return posix<int>(-EINVAL);
   TableResult r = s->side->table_hold().table->create(name, mode & 07777, uint32_t(getuid()), uint32_t(getgid()), wall_ms());
   return posix<int>(r.err);
 }
 
 int ivfs_unlink(ivfs_side *s, const char *name) {
-  if (!usable(s)) return -1;
+  if (!engine_of(s)) return -1;
   if (!name) return posix<int>(-EINVAL);
   return posix<int>(s->side->table_hold().table->unlink(name, wall_ms()).err);
 }
 
 int64_t ivfs_open(ivfs_side *s, const char *name, int flags) {
-  if (!usable(s)) return -1;
+  std::shared_ptr<FifoEngine> e = engine_of(s);
+  if (!e) return -1;
   if (!name) return posix<int64_t>(-EINVAL);
-  return posix<int64_t>(s->engine()->open_name(name, flags));
+  return posix<int64_t>(e->open_name(name, flags));
 }
 
 ssize_t ivfs_read(ivfs_side *s, int64_t channel, void *buf, size_t len) {
-  if (!usable(s)) return -1;
+  std::shared_ptr<FifoEngine> e = engine_of(s);
+  if (!e) return -1;
   if (channel <= 0) return posix<ssize_t>(-EBADF);
-  return posix<ssize_t>(s->engine()->read(uint64_t(channel), static_cast<uint8_t *>(buf), len, Request{}));
+  return posix<ssize_t>(e->read(uint64_t(channel), static_cast<uint8_t *>(buf), len, Request{}));
 }
 
 ssize_t ivfs_write(ivfs_side *s, int64_t channel, const void *buf, size_t len) {
-  if (!usable(s)) return -1;
+  std::shared_ptr<FifoEngine> e = engine_of(s);
+  if (!e) return -1;
   if (channel <= 0) return posix<ssize_t>(-EBADF);
-  return posix<ssize_t>(s->engine()->write(uint64_t(channel), static_cast<const uint8_t *>(buf), len, Request{}));
+  return posix<ssize_t>(e->write(uint64_t(channel), static_cast<const uint8_t *>(buf), len, Request{}));
 }
 
 int ivfs_close(ivfs_side *s, int64_t channel) {
-  if (!usable(s)) return -1;
+  std::shared_ptr<FifoEngine> e = engine_of(s);
+  if (!e) return -1;
   if (channel <= 0) return posix<int>(-EBADF);
   // close(2) on a mount is a flush, then a release: the peer's EOF and EPIPE
   // come from the flush's closing mark, the release takes the counts down.
-  std::shared_ptr<FifoEngine> e = s->engine();
   int r = e->flush(uint64_t(channel));
   if (r == 0) r = e->release(uint64_t(channel));
   return posix<int>(r);

@@ -84,9 +84,8 @@ for N in $NOTIFIERS; do
   barrier "$ROUND-measured"
   out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
   barrier "$ROUND-unmounted"
-  # The library (src/lib) between the guests, in the poll rounds: both ends
-  # Node programs (lib-peer.js, peer.c's modes on openChannel) on the sides
-  # the mounts freed, no FUSE. Its own channels, made by whichever end comes first.
+  # The poll rounds go on between the guests with what needs their sides
+  # free or mounted otherwise.
   if [ "$N" = poll ]; then
     # The mounts again, each request spinning on its ring before it sleeps
     # (mount --spin-us): no notifier hand-off for an answer within the spin.
@@ -97,6 +96,9 @@ for N in $NOTIFIERS; do
     barrier "$ROUND-spin-measured"
     out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
     barrier "$ROUND-spin-unmounted"
+    # The library (src/lib) between the guests, in the poll rounds: both ends
+    # Node programs (lib-peer.js, peer.c's modes on openChannel) on the sides
+    # the mounts freed, no FUSE. Its own channels, made by whichever end comes first.
     say "progress round $ROUND: library"
     LOCKSTEP=lib PEER="node $PKGDIR/dist/src/bench/lib-peer.js" workloads "lib:$SIDE:$IVSHMEM:ldata" "lib:$SIDE:$IVSHMEM:lack" "library poll"
     barrier "$ROUND-library"

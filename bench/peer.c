@@ -296,8 +296,8 @@ int main(int argc, char **argv) {
       rtt[i] = now_ns() - t;
     }
     qsort(rtt, n, sizeof(uint64_t), cmp_u64);
-    printf("{\"p50\":%llu,\"p99\":%llu,\"count\":%llu}\n", (unsigned long long)rtt[n / 2], (unsigned long long)rtt[(n * 99) / 100],
-           (unsigned long long)n);
+    printf("{\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"count\":%llu}\n", (unsigned long long)rtt[n / 2],
+           (unsigned long long)rtt[(n * 99) / 100], (unsigned long long)rtt[(n * 999) / 1000], (unsigned long long)n);
   } else if (strcmp(mode, "pong") == 0) {
     for (uint64_t i = 0; i < n; i++) {
       read_all(dfd, buf, chunk);

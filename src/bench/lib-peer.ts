@@ -171,7 +171,7 @@ async function main(argv: string[]): Promise<Record<string, string | number>> {
           rtt.push(process.hrtime.bigint() - t);
         }
         rtt.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-        return { p50: Number(rtt[Math.floor(n / 2)]), p99: Number(rtt[Math.floor((n * 99) / 100)]), count: n };
+        return { p50: Number(rtt[Math.floor(n / 2)]), p99: Number(rtt[Math.floor((n * 99) / 100)]), p999: Number(rtt[Math.floor((n * 999) / 1000)]), count: n };
       }
       case 'pong': {
         for (let i = 0; i < n; i++) await write(ack, await readExactly(data, chunk));

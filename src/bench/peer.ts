@@ -110,7 +110,7 @@ export async function transfer(e: Endpoints, size: number, chunk: number, verify
   return s;
 }
 
-/** `count` round trips of `size`-byte messages; resolves with p50 and p99 in ns. */
+/** `count` round trips of `size`-byte messages; resolves with p50, p99 and p99.9 (p999) in ns. */
 export async function pingPong(e: Endpoints, count: number, size: number, timeoutMs = 300_000): Promise<PeerResult> {
   const pong = run(['pong', e.recvData, e.recvAck, String(count), String(size)], timeoutMs, e.env);
   await pong.ready;

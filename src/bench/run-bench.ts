@@ -12,10 +12,12 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Channel, cLibrary, intervmfs, kernelFifo, library, libraryToMount, nodeUnixSocket, tcpLoopback, unixSocket } from './channels';
+import { againstReference } from './against';
 import { cReference, CREF_NAME } from './cref';
 import { BenchFailure, stage } from './failure';
 import { mountsUnder, unmountLazily } from './mounts';
 import { pingPong, PEER, stopPeers, transfer } from './peer';
+import { roundOrders } from './order';
 import { makePlan } from './plan';
 import { BASELINE, REFERENCE, REFERENCE_NS, RoundBook } from './results';
 import { median } from './stats';
@@ -29,6 +31,22 @@ export interface BenchOptions {
   spinUs: number;
   /** How many rounds (default: DEFAULT_ROUNDS, with --quick QUICK_ROUNDS). */
   rounds?: number;
+  /** Only these columns (names as in the table, any case), and the kernel FIFO. */
+  only?: string[];
+  /** The seed of the rounds' channel orders (default: from the clock); bench.json records it. */
+  seed?: number;
+}
+
+/** The setups --only names, in column order, with the kernel FIFO; an unknown name is an error listing the known ones. */
+export function selectColumns<T>(setups: [string, T][], only?: string[]): [string, T][] {
+  if (!only || only.length === 0) return setups;
+  const known = new Map(setups.map(([name]) => [name.toLowerCase(), name]));
+  const unknown = only.filter((n) => !known.has(n.trim().toLowerCase()));
+  if (unknown.length > 0) {
+    throw new BenchFailure(`bench --only: no column named ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the columns are: ${setups.map(([n]) => n).join(', ')}`);
+  }
+  const wanted = new Set([BASELINE.toLowerCase(), ...only.map((n) => n.trim().toLowerCase())]);
+  return setups.filter(([name]) => wanted.has(name.toLowerCase()));
 }
 
 const CLI = path.resolve(__dirname, '../../../bin/intervmfs.js');
@@ -92,16 +110,24 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   const startedAt = new Date();
   let bar: SingleBar | undefined;
   try {
-    channels.push(await stage('setting up', 'intervmfs futex', () => intervmfs(cli, work, 'futex', pairs)));
-    channels.push(await stage('setting up', 'intervmfs poll', () => intervmfs(cli, work, 'poll', pairs)));
-    // The opt-in spin (mount --spin-us): what it buys on round trips, what it costs elsewhere.
-    channels.push(await stage('setting up', `intervmfs futex spin ${opts.spinUs} µs`, () => intervmfs(cli, work, 'futex', pairs, opts.spinUs)));
-    channels.push(await stage('setting up', 'library', () => library(cli, pairs)));
-    channels.push(await stage('setting up', 'library ↔ mount', () => libraryToMount(cli, work, pairs)));
-    channels.push(await stage('setting up', 'C library', () => cLibrary(cli, pairs)));
-    channels.push(await stage('setting up', `C library spin ${opts.spinUs} µs`, () => cLibrary(cli, pairs, opts.spinUs)));
-    channels.push(await stage('setting up', CREF_NAME, () => cReference(work, pairs)));
-    channels.push(await stage('setting up', BASELINE, () => kernelFifo(work, pairs)), unixSocket(work), tcpLoopback(), nodeUnixSocket(work));
+    const spin = `spin ${opts.spinUs} µs`;
+    // In column order; --only picks some (the kernel FIFO always runs: every ratio is to it).
+    const setups: [string, () => Channel | Promise<Channel>][] = [
+      ['intervmfs futex', () => intervmfs(cli, work, 'futex', pairs)],
+      ['intervmfs poll', () => intervmfs(cli, work, 'poll', pairs)],
+      // The opt-in spin (mount --spin-us): what it buys on round trips, what it costs elsewhere.
+      [`intervmfs futex ${spin}`, () => intervmfs(cli, work, 'futex', pairs, opts.spinUs)],
+      ['library', () => library(cli, pairs)],
+      ['library ↔ mount', () => libraryToMount(cli, work, pairs)],
+      ['C library', () => cLibrary(cli, pairs)],
+      [`C library ${spin}`, () => cLibrary(cli, pairs, opts.spinUs)],
+      [CREF_NAME, () => cReference(work, pairs)],
+      [BASELINE, () => kernelFifo(work, pairs)],
+      ['Unix socket', () => unixSocket(work)],
+      ['TCP loopback', () => tcpLoopback()],
+      ['Unix socket (Node)', () => nodeUnixSocket(work)],
+    ];
+    for (const [name, make] of selectColumns(setups, opts.only)) channels.push(await stage('setting up', name, make));
     const names = channels.map((c) => c.name);
     const notes = Object.fromEntries(channels.flatMap((c) => (c.note ? [[c.name, c.note]] : [])));
     const daemonMemory = () => Object.fromEntries(channels.flatMap((c) => c.daemons().map(({ side, pid }) => [`${c.name} side ${side}`, memory(pid)])));
@@ -125,12 +151,15 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     // Round r runs every workload on every channel before round r + 1 starts,
     // so that a noisy minute of the shared machine lands in one round of every
     // channel rather than in all rounds of one; each figure is then the median
-    // of its rounds. Each round starts with another channel, so that none is
-    // always the first measured after a pause.
+    // of its rounds. Each round visits the channels in its own shuffled order
+    // (order.ts), so that no channel always follows the same one or comes
+    // first after a pause.
     const book = new RoundBook();
+    const seed = opts.seed ?? startedAt.getTime() % 2 ** 31;
+    const orders = roundOrders(channels, plan.rounds, seed);
     for (let r = 0; r < plan.rounds; r++) {
       const round = `round ${r + 1}/${plan.rounds}`;
-      const order = channels.map((_, i) => channels[(i + r) % channels.length]);
+      const order = orders[r];
       for (const o of plan.oneShot) {
         const ns: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
         for (let k = 0; k < o.runs; k++) {
@@ -157,6 +186,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
         const p = await measure(`${round}: ${ping}`, c, () => pingPong(c.pair(0), plan.pingCount, 64));
         book.add(ping, 'p50 µs', 'lower', c.name, Number(p.p50) / 1e3);
         book.add(ping, 'p99 µs', 'lower', c.name, Number(p.p99) / 1e3);
+        book.add(ping, 'p99.9 µs', 'lower', c.name, Number(p.p999) / 1e3);
       }
 
       for (const w of plan.streamWrites) {
@@ -187,8 +217,10 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const columns = [...names, REFERENCE];
     const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${plan.rounds} round${plan.rounds > 1 ? 's' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
     const table = renderTable(rows, columns, notes);
+    const against = againstReference(rows, 'intervmfs futex', CREF_NAME);
     console.log(title);
     console.log(table);
+    if (against.length > 0) console.log(['', ...against].join('\n'));
     console.log('\nFUSE daemons, resident memory (anonymous) at start -> end:');
     for (const k of Object.keys(memStart)) {
       console.log(`  ${k}: ${memStart[k].anonKiB} -> ${memEnd[k]?.anonKiB} KiB (with touched memsection pages ${memStart[k].rssKiB} -> ${memEnd[k]?.rssKiB} KiB)`);
@@ -197,9 +229,9 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const json = path.join(opts.out, 'bench.json');
     const svg = path.join(opts.out, 'bench.svg');
     const txt = path.join(opts.out, 'bench.txt');
-    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, notes, rows, memory: { start: memStart, end: memEnd } }, null, 2));
+    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, seed, orders: orders.map((o) => o.map((c) => c.name)), notes, rows, memory: { start: memStart, end: memEnd } }, null, 2));
     fs.writeFileSync(svg, renderSvg(rows, columns, title));
-    fs.writeFileSync(txt, `${title}\n${table}\n`);
+    fs.writeFileSync(txt, [title, table, ...(against.length > 0 ? ['', ...against] : []), ''].join('\n'));
     console.log(`\nwrote ${json}, ${svg} and ${txt} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
     if (!names.includes(BASELINE)) throw new BenchFailure('bench failed: no kernel FIFO baseline among the channels');
   } finally {

@@ -230,15 +230,18 @@ export function buildProgram(): Command {
       'every figure is the median of this many rounds, each running every channel once, printed with its lowest and highest round (default 5, with --quick 2; with --vm, rounds per notifier, default 2, with --quick 1)',
       intOption(1, 100),
     )
-    .action(async (o: { quick: boolean; vm: boolean; out: string; spinUs: number; rounds?: number }) => {
+    .option('--seed <n>', 'the seed of the shuffled channel order of each round (bench.json records the one used), to repeat a run in the same order', intOption(0, 2 ** 31 - 1))
+    .option('--only <columns>', 'only these columns, comma-separated, named as in the table (for example "intervmfs futex,C reference (FUSE)"); the kernel FIFO always runs')
+    .action(async (o: { quick: boolean; vm: boolean; out: string; spinUs: number; rounds?: number; only?: string; seed?: number }) => {
       // Loaded here: the other commands (mount in a slow guest) need not load it.
+      if (o.vm && (o.only || o.seed !== undefined)) throw new UserError('bench --only and --seed are for the host bench; --vm runs its own columns in its own order');
       if (o.vm) {
         const { runVmBench } = await import('../bench/run-vm-bench');
         await runVmBench({ quick: o.quick, out: path.resolve(o.out), rounds: o.rounds });
         return;
       }
       const { runBench } = await import('../bench/run-bench');
-      await runBench({ quick: o.quick, out: path.resolve(o.out), spinUs: o.spinUs, rounds: o.rounds });
+      await runBench({ quick: o.quick, out: path.resolve(o.out), spinUs: o.spinUs, rounds: o.rounds, only: o.only?.split(','), seed: o.seed });
     });
 
   program

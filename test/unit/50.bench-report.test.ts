@@ -5,11 +5,14 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { againstReference, lead } from '../../src/bench/against';
+import { roundOrders } from '../../src/bench/order';
 import { makePlan } from '../../src/bench/plan';
 import { BASELINE, ratio, REFERENCE, RoundBook, Row, speedup } from '../../src/bench/results';
 import { median, percentile, summarize } from '../../src/bench/stats';
 import { labelWidth, renderSvg } from '../../src/bench/svg';
 import { renderTable } from '../../src/bench/table';
+import { selectColumns } from '../../src/bench/run-bench';
 
 const rows: Row[] = [
   { workload: 'one-shot 4 KiB', metric: 'median µs', better: 'lower', values: { [BASELINE]: 20, 'intervmfs futex': 80, [REFERENCE]: 999.848 } },
@@ -129,5 +132,40 @@ describe('bench report', () => {
         fs.rmSync(out, { recursive: true, force: true });
       }
     });
+  });
+  it('visits the channels in a shuffled order each round: every round all of them once, predecessors changing, the same seed the same orders', () => {
+    const names = Array.from({ length: 12 }, (_, i) => `c${i}`);
+    const orders = roundOrders(names, 5, 1234);
+    for (const o of orders) expect([...o].sort()).to.deep.equal([...names].sort());
+    // Under the old rotation each channel had one predecessor in every round.
+    const before = new Map<string, Set<string>>();
+    for (const o of orders) o.forEach((c, i) => (before.get(c) ?? before.set(c, new Set()).get(c)!).add(i === 0 ? '(first)' : o[i - 1]));
+    const varied = [...before.values()].filter((s) => s.size > 1).length;
+    expect(varied).to.be.greaterThan(names.length / 2);
+    expect(roundOrders(names, 5, 1234)).to.deep.equal(orders);
+    expect(roundOrders(names, 5, 1235)).not.to.deep.equal(orders);
+  });
+
+  it('states intervmfs against the C reference as the ratio of medians, and marks the rows where it is behind', () => {
+    const both: Row[] = [
+      { workload: 'stream, 1 MiB writes', metric: 'MB/s', better: 'higher', values: { f: 900, ref: 1000 } },
+      { workload: 'ping-pong 64 B', metric: 'p99 µs', better: 'lower', values: { f: 150, ref: 100 } },
+      { workload: 'one-shot 1 GiB', metric: 'median ms', better: 'lower', values: { f: 90, ref: 100 } },
+      { workload: 'only one', metric: 'MB/s', better: 'higher', values: { f: 1 } },
+    ];
+    expect(lead(both[0], 'f', 'ref')).to.be.closeTo(0.9, 1e-9);
+    expect(lead(both[1], 'f', 'ref')).to.be.closeTo(2 / 3, 1e-9);
+    const lines = againstReference(both, 'f', 'ref');
+    expect(lines).to.have.length(4);
+    expect(lines[1]).to.match(/stream, 1 MiB writes, MB\/s\s+0\.90x  \(behind\)$/);
+    expect(lines[2]).to.match(/ping-pong 64 B, p99 µs\s+1\.50x  \(behind\)$/);
+    expect(lines[3]).to.match(/one-shot 1 GiB, median ms\s+0\.90x$/);
+  });
+
+  it('runs the columns --only names (any case) with the kernel FIFO, and names the known ones for an unknown name', () => {
+    const setups: [string, number][] = [['intervmfs futex', 1], ['C reference (FUSE)', 2], [BASELINE, 3], ['Unix socket', 4]];
+    expect(selectColumns(setups).map(([n]) => n)).to.deep.equal(setups.map(([n]) => n));
+    expect(selectColumns(setups, ['c reference (fuse)', ' intervmfs futex']).map(([n]) => n)).to.deep.equal(['intervmfs futex', 'C reference (FUSE)', BASELINE]);
+    expect(() => selectColumns(setups, ['intervmfs', 'Unix socket'])).to.throw(/no column named "intervmfs"; the columns are: intervmfs futex, C reference \(FUSE\), kernel FIFO, Unix socket/);
   });
 });

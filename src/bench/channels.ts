@@ -39,7 +39,24 @@ export interface Channel {
   close(): void;
 }
 
-let nextPort = 40000 + Math.floor(Math.random() * 10000);
+/**
+ * The first of the TCP pairs' listening ports, each pair the next: below the
+ * kernel's ephemeral range (ip_local_port_range, 32768–60999 by default). A
+ * port inside it can be taken meanwhile as the local port of another pair's
+ * outgoing connection, and the receiver's bind then fails (EADDRINUSE), as a
+ * round of 16 pairs at once once did. A run uses a few hundred ports.
+ */
+function firstPort(): number {
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    /* not Linux, or no procfs: the default range */
+  }
+  const top = Math.max(2024, low) - 1000;
+  return Math.max(1024, top - 10000) + Math.floor(Math.random() * 5000);
+}
+let nextPort = firstPort();
 
 export function kernelFifo(dir: string, pairs: number): Channel {
   for (let i = 0; i < pairs; i++) {

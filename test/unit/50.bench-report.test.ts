@@ -146,9 +146,9 @@ describe('bench report', () => {
     expect(roundOrders(names, 5, 1235)).not.to.deep.equal(orders);
   });
 
-  it('states intervmfs against the C reference as the ratio of medians, and marks the rows where it is behind', () => {
+  it('states intervmfs against the C reference as the ratio of medians, with the rounds\' own ratios and how many rounds it was behind in', () => {
     const both: Row[] = [
-      { workload: 'stream, 1 MiB writes', metric: 'MB/s', better: 'higher', values: { f: 900, ref: 1000 } },
+      { workload: 'stream, 1 MiB writes', metric: 'MB/s', better: 'higher', values: { f: 900, ref: 1000 }, rounds: { f: [900, 800, 1200], ref: [1000, 1000, 1000] } },
       { workload: 'ping-pong 64 B', metric: 'p99 µs', better: 'lower', values: { f: 150, ref: 100 } },
       { workload: 'one-shot 1 GiB', metric: 'median ms', better: 'lower', values: { f: 90, ref: 100 } },
       { workload: 'only one', metric: 'MB/s', better: 'higher', values: { f: 1 } },
@@ -157,7 +157,8 @@ describe('bench report', () => {
     expect(lead(both[1], 'f', 'ref')).to.be.closeTo(2 / 3, 1e-9);
     const lines = againstReference(both, 'f', 'ref');
     expect(lines).to.have.length(4);
-    expect(lines[1]).to.match(/stream, 1 MiB writes, MB\/s\s+0\.90x  \(behind\)$/);
+    expect(lines[0]).to.match(/^f against ref: .*the rounds' own ratios\]:$/);
+    expect(lines[1]).to.match(/stream, 1 MiB writes, MB\/s\s+0\.90x \[0\.80–1\.20\], behind in 2 of 3 rounds$/);
     expect(lines[2]).to.match(/ping-pong 64 B, p99 µs\s+1\.50x  \(behind\)$/);
     expect(lines[3]).to.match(/one-shot 1 GiB, median ms\s+0\.90x$/);
   });

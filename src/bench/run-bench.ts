@@ -50,6 +50,19 @@ export function selectColumns<T>(setups: [string, T][], only?: string[]): [strin
 }
 
 const CLI = path.resolve(__dirname, '../../../bin/intervmfs.js');
+
+/**
+ * Quiet before each long measurement (a stream, the channels at once, a
+ * round trip, the largest one-shot). What a run leaves behind carries over
+ * to the next one: measured on this 2-vCPU machine with intervmfs, the C
+ * reference and the kernel FIFO streaming in a fixed cyclic order, whichever
+ * of the first two ran right after the kernel FIFO was 0.64x the other, in
+ * either order; after 150 ms of quiet before each run the two were within
+ * noise of each other in both orders (docs/PERFORMANCE.md, "The engine
+ * against the C reference"). About a minute of a full run.
+ */
+const SETTLE_MS = 150;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cli = (args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 function memory(pid: number): { rssKiB: number; anonKiB: number } {
@@ -137,9 +150,14 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const perRound = plan.oneShot.reduce((n, o) => n + o.runs, 0) + 1 + plan.streamWrites.length + plan.scaleChannels.length;
     bar = new SingleBar({ format: 'bench [{bar}] {value}/{total} {duration_formatted} {task}', stream: process.stderr, hideCursor: false, noTTYOutput: true, notTTYSchedule: 5000 });
     bar.start(channels.length * (1 + plan.rounds * perRound), 0, { task: 'verifying data' });
-    /** One step on one channel: shown while it runs, named in the failure if it fails. */
-    const measure = async <T>(what: string, c: Channel, run: () => Promise<T>): Promise<T> => {
+    /**
+     * One step on one channel: shown while it runs, named in the failure if it fails.
+     * `settled`: after SETTLE_MS of quiet, so that the channel starts from the
+     * state every other channel started from, not from what its predecessor left.
+     */
+    const measure = async <T>(what: string, c: Channel, run: () => Promise<T>, settled = false): Promise<T> => {
       bar?.update({ task: `${what}, ${c.name}` });
+      if (settled) await pause(SETTLE_MS);
       const result = await stage(what, c, run);
       bar?.increment();
       return result;
@@ -164,7 +182,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
         const ns: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
         for (let k = 0; k < o.runs; k++) {
           for (const c of order) {
-            const s = await measure(`${round}: one-shot ${o.label}, run ${k + 1}/${o.runs}`, c, () => transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20)));
+            const s = await measure(`${round}: one-shot ${o.label}, run ${k + 1}/${o.runs}`, c, () => transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20)), o.runs === 1);
             ns[c.name].push(Number(s.ns));
           }
         }
@@ -183,7 +201,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 
       const ping = `ping-pong 64 B x${plan.pingCount}`;
       for (const c of order) {
-        const p = await measure(`${round}: ${ping}`, c, () => pingPong(c.pair(0), plan.pingCount, 64));
+        const p = await measure(`${round}: ${ping}`, c, () => pingPong(c.pair(0), plan.pingCount, 64), true);
         book.add(ping, 'p50 µs', 'lower', c.name, Number(p.p50) / 1e3);
         book.add(ping, 'p99 µs', 'lower', c.name, Number(p.p99) / 1e3);
         book.add(ping, 'p99.9 µs', 'lower', c.name, Number(p.p999) / 1e3);
@@ -191,7 +209,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 
       for (const w of plan.streamWrites) {
         for (const c of order) {
-          const s = await measure(`${round}: stream, ${w.label} writes`, c, () => transfer(c.pair(0), w.total, w.size));
+          const s = await measure(`${round}: stream, ${w.label} writes`, c, () => transfer(c.pair(0), w.total, w.size), true);
           book.add(`stream, ${w.label} writes`, 'MB/s', 'higher', c.name, w.total / (Number(s.ns) / 1e9) / 1e6);
         }
       }
@@ -203,7 +221,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
             bar?.increment();
             continue;
           }
-          const results = await measure(`${round}: ${workload}`, c, () => Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024))));
+          const results = await measure(`${round}: ${workload}`, c, () => Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024))), true);
           const slowest = Math.max(...results.map((s) => Number(s.ns)));
           book.add(workload, 'MB/s total', 'higher', c.name, (k * plan.scaleTotal) / (slowest / 1e9) / 1e6);
         }

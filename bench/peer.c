@@ -256,6 +256,10 @@ int main(int argc, char **argv) {
   size_t chunk = (size_t)strtoull(argv[5], NULL, 10);
   int verify = argc > 6 && strcmp(argv[6], "verify") == 0;
   int receiving = strcmp(mode, "recv") == 0 || strcmp(mode, "pong") == 0;
+  if ((strcmp(mode, "ping") == 0 || strcmp(mode, "pong") == 0) && n == 0) {
+    fprintf(stderr, "peer: COUNT must be at least 1\n");
+    return 2;
+  }
   char *buf = malloc(chunk);
   if (!buf || chunk == 0) die("buffer");
   for (size_t i = 0; i < chunk; i++) buf[i] = (char)(i * 7 + 1);
@@ -265,19 +269,26 @@ int main(int argc, char **argv) {
   uint64_t digest = 0xcbf29ce484222325ull;
 
   if (strcmp(mode, "send") == 0) {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), in_write = 0;
     for (uint64_t left = n; left > 0;) {
       size_t k = left < chunk ? (size_t)left : chunk;
       if (verify) digest = fnv(digest, (unsigned char *)buf, k);
+      uint64_t w = now_ns();
       write_all(dfd, buf, k);
+      in_write += now_ns() - w;
       left -= k;
     }
     read_all(afd, &ack, 1);
     uint64_t t1 = now_ns();
-    printf("{\"ns\":%llu,\"digest\":\"%016llx\"}\n", (unsigned long long)(t1 - t0), (unsigned long long)digest);
+    /* write_ns: the time spent inside write() (the breakdown's layers) */
+    printf("{\"ns\":%llu,\"write_ns\":%llu,\"digest\":\"%016llx\"}\n", (unsigned long long)(t1 - t0), (unsigned long long)in_write,
+           (unsigned long long)digest);
   } else if (strcmp(mode, "recv") == 0) {
+    uint64_t in_read = 0;
     for (uint64_t left = n; left > 0;) {
+      uint64_t r = now_ns();
       ssize_t k = end_read(dfd, buf, left < chunk ? (size_t)left : chunk);
+      in_read += now_ns() - r;
       if (k < 0 && errno == EINTR) continue;
       if (k <= 0) die("read");
       if (verify) digest = fnv(digest, (unsigned char *)buf, (size_t)k);
@@ -285,26 +296,35 @@ int main(int argc, char **argv) {
     }
     write_all(afd, &ack, 1);
     wait_for_close(dfd);
-    printf("{\"digest\":\"%016llx\"}\n", (unsigned long long)digest);
+    printf("{\"read_ns\":%llu,\"digest\":\"%016llx\"}\n", (unsigned long long)in_read, (unsigned long long)digest);
   } else if (strcmp(mode, "ping") == 0) {
     uint64_t *rtt = malloc(sizeof(uint64_t) * n);
     if (!rtt) die("buffer");
+    uint64_t in_write = 0, sum = 0;
     for (uint64_t i = 0; i < n; i++) {
       uint64_t t = now_ns();
       write_all(dfd, buf, chunk);
+      uint64_t w = now_ns();
       read_all(afd, buf, chunk);
       rtt[i] = now_ns() - t;
+      in_write += w - t;
+      sum += rtt[i];
     }
     qsort(rtt, n, sizeof(uint64_t), cmp_u64);
-    printf("{\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"count\":%llu}\n", (unsigned long long)rtt[n / 2],
-           (unsigned long long)rtt[(n * 99) / 100], (unsigned long long)rtt[(n * 999) / 1000], (unsigned long long)n);
+    /* mean_ns and write_ns (the mean time inside write()): the breakdown's layers */
+    printf("{\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"mean_ns\":%llu,\"write_ns\":%llu,\"count\":%llu}\n", (unsigned long long)rtt[n / 2],
+           (unsigned long long)rtt[(n * 99) / 100], (unsigned long long)rtt[(n * 999) / 1000], (unsigned long long)(sum / n),
+           (unsigned long long)(in_write / n), (unsigned long long)n);
   } else if (strcmp(mode, "pong") == 0) {
+    uint64_t in_write = 0;
     for (uint64_t i = 0; i < n; i++) {
       read_all(dfd, buf, chunk);
+      uint64_t w = now_ns();
       write_all(afd, buf, chunk);
+      in_write += now_ns() - w;
     }
     wait_for_close(dfd);
-    printf("{}\n");
+    printf("{\"write_ns\":%llu}\n", (unsigned long long)(in_write / n));
   } else {
     fprintf(stderr, "peer: unknown mode %s\n", mode);
     return 2;

@@ -5,11 +5,11 @@
 // prints the guests' progress, then the table (each figure the median of its
 // rounds, with the lowest and highest round, and its ratio to that FIFO), and
 // writes vm-bench.json (every sample and every round's value) and vm-bench.txt.
-import { spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { UserError } from '../errors';
+import { requireCheckout, runGuests } from './guests';
 import { renderTable } from './table';
 import { notifierRounds, parseSamples, vmChannels, vmRows } from './vm-rows';
 
@@ -20,29 +20,15 @@ export interface VmBenchOptions {
   rounds?: number;
 }
 
-const ROOT = path.resolve(__dirname, '../../..');
-
 export async function runVmBench(opts: VmBenchOptions): Promise<void> {
-  if (!fs.existsSync(path.join(ROOT, 'test', 'vm', 'run.sh'))) {
-    throw new UserError('bench --vm boots the test guests of a checkout (test/vm/), which an installed package does not have; run it in a clone of intervmfs', 2);
-  }
+  requireCheckout('bench --vm');
   const startedAt = new Date();
   const figures = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-vm-bench-'));
   // Alternating rounds: the host is shared, so neither notifier gets all
   // the quiet (or all the noisy) minutes.
   const rounds = notifierRounds(opts.rounds ?? (opts.quick ? 1 : 2));
   try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn('bash', [path.join(ROOT, 'test', 'vm', 'run.sh')], {
-        env: { ...process.env, VM_SCRIPT: 'guest-bench.sh', VM_NOTIFIERS: rounds, VM_FIGURES: figures },
-        stdio: ['ignore', process.stderr, process.stderr],
-      });
-      child.on('error', reject);
-      child.on('close', resolve);
-      const stop = () => child.kill('SIGTERM'); // run.sh stops its guests and server
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    const code = await runGuests('guest-bench.sh', rounds, figures);
     const samplesFile = path.join(figures, 'vm-bench.jsonl');
     if (code !== 0 || !fs.existsSync(samplesFile)) throw new UserError(`the guests did not finish the benchmark (test/vm/run.sh exit ${code}); see its output above`, 1);
     const samples = parseSamples(fs.readFileSync(samplesFile, 'utf8'));

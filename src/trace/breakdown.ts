@@ -5,47 +5,19 @@
 // tracer.ts for what each stage covers): how many reads and writes reached
 // JavaScript (none should: the native engine serves them on libfuse's
 // thread), and the engine's own counters (requests, sleeps, copy time).
-// Cleans up in all outcomes.
+// Cleans up in all outcomes. With --vm, the same between two QEMU guests
+// (vm-breakdown.ts).
 import { execFileSync, spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import type { EngineStats } from '../native';
-import type { StageStats } from './tracer';
+import { diff, readTrace, Snapshot } from './snapshot';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'bin', 'intervmfs.js');
 
-type Stages = Record<string, StageStats>;
-interface Snapshot {
-  stages: Stages;
-  engine: EngineStats;
-}
-const NO_ENGINE: EngineStats = { reads: 0, writes: 0, readBytes: 0, writeBytes: 0, waits: 0, waitNs: 0, copyNs: 0 };
-
 function cli(args: string[], env: NodeJS.ProcessEnv = process.env): string {
   return execFileSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
-}
-
-function readTrace(dir: string, side: string): Snapshot {
-  try {
-    const t = JSON.parse(fs.readFileSync(path.join(dir, `trace-${side}.json`), 'utf8'));
-    return { stages: t.stages ?? {}, engine: t.engine?.stats ?? NO_ENGINE };
-  } catch {
-    return { stages: {}, engine: NO_ENGINE };
-  }
-}
-
-function diff(after: Snapshot, before: Snapshot): Snapshot {
-  const stages: Stages = {};
-  for (const [k, v] of Object.entries(after.stages)) {
-    const b = before.stages[k] ?? { count: 0, totalNs: 0, maxNs: 0, bytes: 0 };
-    if (v.count > b.count) stages[k] = { count: v.count - b.count, totalNs: v.totalNs - b.totalNs, maxNs: v.maxNs, bytes: v.bytes - b.bytes };
-  }
-  const engine = Object.fromEntries(
-    Object.keys(NO_ENGINE).map((k) => [k, after.engine[k as keyof EngineStats] - before.engine[k as keyof EngineStats]]),
-  ) as unknown as EngineStats;
-  return { stages, engine };
 }
 
 /** Runs a Node snippet as its own process (a peer program); resolves with its last JSON line. */
@@ -174,7 +146,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+(process.argv.includes('--vm') ? import('./vm-breakdown').then((m) => m.runVmBreakdown()) : main()).catch((err) => {
   console.error(`breakdown: ${err.message}`);
   process.exitCode = 1;
 });

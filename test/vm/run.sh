@@ -16,7 +16,8 @@
 # (test/vm/guest-*.sh) come from the checkout.
 #   VM_NOTIFIERS=poll,doorbell,poll/doorbell  the rounds to run (comma-separated;
 #                               A/B: guest a uses A, guest b uses B)
-#   VM_SCRIPT=guest-test.sh     what the guests run (guest-bench.sh: bench --vm)
+#   VM_SCRIPT=guest-test.sh     what the guests run (guest-bench.sh: bench --vm;
+#                               guest-breakdown.sh: npm run breakdown -- --vm)
 #   VM_FIGURES=DIR              where to copy the figures (JSON) at the end
 #   VM_ACCEL=tcg|kvm            skip the probe
 #   VM_TIMEOUT=900              seconds before the guests are stopped

@@ -4,15 +4,7 @@
 // rounds, each round's own ratio too (the two ran minutes apart at most, in
 // the same round): a gap in every round is a gap, one in two of five is the
 // machine.
-import { Row } from './results';
-
-/** `channel` over `reference` by medians, with "better" meaning the same for times and rates: >1 is ahead. */
-export function lead(row: Row, channel: string, reference: string): number | undefined {
-  const v = row.values[channel];
-  const ref = row.values[reference];
-  if (v === undefined || ref === undefined || !(v > 0) || !(ref > 0)) return undefined;
-  return row.better === 'higher' ? v / ref : ref / v;
-}
+import { ratio, Row, speedup } from './results';
 
 /** Each round's value over the reference's of the same round, when both have the same rounds. */
 function roundRatios(row: Row, channel: string, reference: string): number[] {
@@ -27,20 +19,19 @@ function roundRatios(row: Row, channel: string, reference: string): number[] {
  * (the plain ratio of medians, as the goals state it) for every row both columns have.
  */
 export function againstReference(rows: Row[], channel: string, reference: string): string[] {
-  const shown = rows.filter((r) => lead(r, channel, reference) !== undefined);
+  const shown = rows.filter((r) => speedup(r, channel, reference) !== undefined).map((r) => ({ r, per: roundRatios(r, channel, reference) }));
   if (shown.length === 0) return [];
   const label = (r: Row) => `${r.workload}, ${r.metric}`;
-  const width = Math.max(...shown.map((r) => label(r).length));
-  const lines = shown.map((r) => {
-    const x = r.values[channel] / r.values[reference];
-    const per = roundRatios(r, channel, reference);
+  const width = Math.max(...shown.map(({ r }) => label(r).length));
+  const lines = shown.map(({ r, per }) => {
+    const x = ratio(r, channel, reference)!;
     const behind = (y: number) => (r.better === 'higher' ? y < 1 : y > 1);
     const range = per.length > 0 ? ` [${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}], behind in ${per.filter(behind).length} of ${per.length} rounds` : behind(x) ? '  (behind)' : '';
     return `  ${label(r).padEnd(width)}  ${x.toFixed(2)}x${range}`;
   });
   return [
     `${channel} against ${reference}: its median over the reference's (for times lower is better, for rates higher)` +
-      (shown.some((r) => roundRatios(r, channel, reference).length > 0) ? ", then [the lowest–the highest of the rounds' own ratios]:" : ':'),
+      (shown.some(({ per }) => per.length > 0) ? ", then [the lowest–the highest of the rounds' own ratios]:" : ':'),
     ...lines,
   ];
 }

@@ -43,17 +43,17 @@ export const REFERENCE_NS: Record<string, number> = {
   '1 GiB': 330_949_688,
 };
 
-/** Value relative to the kernel FIFO: >1 means better than the FIFO. */
-export function speedup(row: Row, channel: string): number | undefined {
-  const base = row.values[BASELINE];
+/** Value relative to the kernel FIFO (or another column of the row): >1 means better than it, for times and rates alike. */
+export function speedup(row: Row, channel: string, reference = BASELINE): number | undefined {
+  const base = row.values[reference];
   const v = row.values[channel];
   if (base === undefined || v === undefined || !(base > 0) || !(v > 0)) return undefined;
   return row.better === 'lower' ? base / v : v / base;
 }
 
-/** Value as a multiple of the kernel FIFO's (what the targets are stated in). */
-export function ratio(row: Row, channel: string): number | undefined {
-  const base = row.values[BASELINE];
+/** Value as a multiple of the kernel FIFO's (or another column's): what the targets are stated in. */
+export function ratio(row: Row, channel: string, reference = BASELINE): number | undefined {
+  const base = row.values[reference];
   const v = row.values[channel];
   if (base === undefined || v === undefined || !(base > 0)) return undefined;
   return v / base;

@@ -18,12 +18,22 @@ export interface VmSample {
 
 const SIZE_LABELS: Record<string, string> = { '4096': '4 KiB', '2097152': '2 MiB', '67108864': '64 MiB', '1073741824': '1 GiB' };
 
-export function parseSamples(jsonl: string): VmSample[] {
-  return jsonl
+/** One JSON value per non-empty line of what the guests wrote to `file`; a line that is not JSON is named. */
+export function parseJsonLines<T>(text: string, file: string): T[] {
+  return text
     .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as VmSample);
+    .map((l, i) => ({ l, i }))
+    .filter(({ l }) => l.trim() !== '')
+    .map(({ l, i }) => {
+      try {
+        return JSON.parse(l) as T;
+      } catch {
+        throw new Error(`${file} line ${i + 1} is not JSON: ${l.slice(0, 120)}`);
+      }
+    });
 }
+
+export const parseSamples = (jsonl: string): VmSample[] => parseJsonLines<VmSample>(jsonl, 'vm-bench.jsonl');
 
 /** The channels in the order of the table: the baseline first. */
 export function vmChannels(samples: VmSample[]): string[] {

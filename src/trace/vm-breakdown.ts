@@ -12,6 +12,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { requireCheckout, runGuests } from '../bench/guests';
+import { parseJsonLines } from '../bench/vm-rows';
 import { UserError } from '../errors';
 import { diff, Snapshot, snapshotOf } from './snapshot';
 
@@ -26,18 +27,7 @@ export interface GuestSample {
   after: object;
 }
 
-export function parseGuestSamples(text: string): GuestSample[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as GuestSample;
-      } catch {
-        throw new Error(`breakdown.jsonl line ${i + 1} is not JSON: ${l.slice(0, 120)}`);
-      }
-    });
-}
+export const parseGuestSamples = (text: string): GuestSample[] => parseJsonLines<GuestSample>(text, 'breakdown.jsonl');
 
 const us = (ns: number) => (ns / 1000).toFixed(1);
 const cost = (s: GuestSample): Snapshot => diff(snapshotOf(s.after as never), snapshotOf(s.before as never));
@@ -67,7 +57,7 @@ export function describeNotifier(notify: string, samples: GuestSample[]): string
   if (ba && bb) {
     const n = ba.peer.count;
     const [ea, eb] = [cost(ba).engine, cost(bb).engine];
-    const mib = (2 * 1048576 * n) / 1048576;
+    const mib = 2 * n;
     lines.push(
       `  ${n} transfers of 2 MiB a -> b in 1 MiB writes, each acknowledged: mean ${us(ba.peer.ns / n)} µs`,
       `    inside write() on a: ${us(ba.peer.write_ns / n)} µs a transfer; inside read() on b, from before a's first write: ${us(bb.peer.read_ns / n)} µs`,

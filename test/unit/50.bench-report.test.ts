@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { againstReference, lead } from '../../src/bench/against';
+import { againstReference } from '../../src/bench/against';
 import { roundOrders } from '../../src/bench/order';
 import { makePlan } from '../../src/bench/plan';
 import { BASELINE, ratio, REFERENCE, RoundBook, Row, speedup } from '../../src/bench/results';
@@ -153,8 +153,8 @@ describe('bench report', () => {
       { workload: 'one-shot 1 GiB', metric: 'median ms', better: 'lower', values: { f: 90, ref: 100 } },
       { workload: 'only one', metric: 'MB/s', better: 'higher', values: { f: 1 } },
     ];
-    expect(lead(both[0], 'f', 'ref')).to.be.closeTo(0.9, 1e-9);
-    expect(lead(both[1], 'f', 'ref')).to.be.closeTo(2 / 3, 1e-9);
+    expect(speedup(both[0], 'f', 'ref')).to.be.closeTo(0.9, 1e-9);
+    expect(speedup(both[1], 'f', 'ref')).to.be.closeTo(2 / 3, 1e-9);
     const lines = againstReference(both, 'f', 'ref');
     expect(lines).to.have.length(4);
     expect(lines[0]).to.match(/^f against ref: .*the rounds' own ratios\]:$/);

@@ -277,7 +277,7 @@ Napi::Value Memsections::AnswerNextGetattrAsFifo(const Napi::CallbackInfo &info)
   return info.Env().Undefined();
 }
 
-// engineState() -> { waiting, openFiles, stats }, or null without an engine
+// engineState() -> { waiting, openFiles, notifierParked, stats }, or null without an engine
 Napi::Value Memsections::EngineState(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<FifoEngine> engine = side_ ? side_->engine() : nullptr;
@@ -285,6 +285,7 @@ Napi::Value Memsections::EngineState(const Napi::CallbackInfo &info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("waiting", engine->waiting());
   o.Set("openFiles", engine->open_files());
+  o.Set("notifierParked", engine->interest()->parked());
   const EngineStats &st = engine->stats();
   Napi::Object s = Napi::Object::New(env);
   s.Set("reads", double(st.reads.load()));

@@ -58,8 +58,14 @@ void move_channel_wake_words(SideState &peer_side, ChannelEntry &e, uint32_t sid
   move_wake_word(&e.ring[1 - side].producer_wake, futex_sleeper);  // the peer's writers into our ring
 }
 
-Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring, std::shared_ptr<DoorbellHub> hub)
-    : mine_(mine), mode_(mode), doorbell_(doorbell), hub_(std::move(hub)), on_ring_(std::move(on_ring)) {
+Notifier::Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring, std::shared_ptr<DoorbellHub> hub,
+                   std::shared_ptr<LocalInterest> interest)
+    : mine_(mine),
+      mode_(mode),
+      doorbell_(doorbell),
+      hub_(std::move(hub)),
+      interest_(mode == kNotifyPoll ? std::move(interest) : nullptr),
+      on_ring_(std::move(on_ring)) {
   // Read the bell here, not in the thread: a ring that lands between this
   // constructor returning and the thread starting must still count as news.
   uint32_t seen = load_acquire(&mine_.bell);
@@ -76,6 +82,7 @@ void Notifier::stop() {
   futex(&mine_.bell, FUTEX_WAKE, INT_MAX, nullptr);
   if (sub_) DoorbellHub::wake(sub_);
   else if (doorbell_) doorbell_->interrupt_wait();
+  if (interest_) interest_->wake();
   if (thread_.joinable()) thread_.join();
   if (sub_) hub_->unsubscribe(sub_);
   sub_ = nullptr;
@@ -121,13 +128,26 @@ bool Notifier::wait_for_change(uint32_t seen) {
 }
 
 void Notifier::run(uint32_t seen) {
+  // Poll mode: a whole tick passed with no ring and nobody waiting, so
+  // park instead of napping. A raise ends the park; the bell is compared
+  // after it as after any wait (a ring heard late is only a spurious call).
+  bool idle = false;
   while (!stopping_.load()) {
-    if (wait_for_change(seen)) {
+    uint32_t raises = interest_ ? interest_->raises() : 0;
+    bool rang;
+    if (idle) {
+      interest_->park(kNotifierTickMs, raises);
+      rang = load_acquire(&mine_.bell) != seen;
+    } else {
+      rang = wait_for_change(seen);
+    }
+    if (rang) {
       // Read the bell before calling out: a ring that lands after this load
       // changes the word again and is caught by the next wait.
       seen = load_acquire(&mine_.bell);
       if (!stopping_.load()) on_ring_();
     }
+    idle = interest_ && !rang && interest_->idle_since(raises);
   }
 }
 

@@ -6,7 +6,9 @@
 // wake-up to JavaScript. How the notifier thread sleeps is the mode:
 //   futex  FUTEX_WAIT on the bell word; the ringer calls FUTEX_WAKE. One kernel only.
 //   poll   spin briefly, then back off up to 1 ms; the ringer only writes memory.
-//          Works between anything that shares memory.
+//          Works between anything that shares memory. After a tick with no
+//          ring and nobody here waiting (LocalInterest), it parks until a
+//          request or poll starts to wait.
 //   doorbell  sleep on the ivshmem interrupt (MSI-X through VFIO, see
 //          doorbell.h); the ringer writes the Doorbell register with our
 //          doorbell_id. Between QEMU guests.
@@ -22,6 +24,7 @@
 
 #include "doorbell.h"
 #include "doorbell_hub.h"
+#include "engine/local_interest.h"
 #include "layout.h"
 
 namespace ivfs {
@@ -54,7 +57,10 @@ class Notifier {
   // `doorbell` must outlive the notifier and be able to wait when `mode` is
   // kNotifyDoorbell. With a `hub` (several sets behind one device), the
   // notifier sleeps on its subscription instead of on the device.
-  Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring, std::shared_ptr<DoorbellHub> hub = nullptr);
+  // With `interest` (the engine's), a poll notifier parks while nobody
+  // waits; without it, it watches the bell all the time.
+  Notifier(SideState &mine, NotifyMode mode, Doorbell *doorbell, std::function<void()> on_ring, std::shared_ptr<DoorbellHub> hub = nullptr,
+           std::shared_ptr<LocalInterest> interest = nullptr);
   ~Notifier();
   void stop();
 
@@ -66,6 +72,7 @@ class Notifier {
   NotifyMode mode_;
   Doorbell *doorbell_;
   std::shared_ptr<DoorbellHub> hub_;
+  std::shared_ptr<LocalInterest> interest_;  // only in poll mode
   DoorbellHub::Subscription *sub_ = nullptr;
   std::function<void()> on_ring_;
   std::atomic<bool> stopping_{false};

@@ -128,13 +128,15 @@ void Side::start_notifier(std::function<void()> also) {
   if (!attached_) throw SideUsage("startNotifier before attach");
   // The engine hears every ring on the notifier thread, with no JavaScript.
   std::shared_ptr<FifoEngine> engine = engine_;
+  // `also` asked to hear every ring: then the notifier never parks.
+  std::shared_ptr<LocalInterest> interest = engine && !also ? engine->interest() : nullptr;
   notifier_ = std::make_unique<Notifier>(
       set().header()->side[side_], notify_, doorbell_.get(),
       [engine, also = std::move(also)]() {
         if (engine) engine->peer_rang();
         if (also) also();
       },
-      hub_);
+      hub_, std::move(interest));
 }
 
 void Side::stop_notifier() {

@@ -100,6 +100,8 @@ export interface EngineState {
   /** Requests sleeping in the engine (empty ring to read, full ring to write). */
   waiting: number;
   openFiles: number;
+  /** A poll notifier that parked: a whole tick with no ring and nothing here waiting. */
+  notifierParked: boolean;
   stats: EngineStats;
 }
 

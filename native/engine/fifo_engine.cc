@@ -538,9 +538,18 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
 
 void FifoEngine::update_flags(uint32_t slot, LocalChannel &lc, ChannelEntry *e) {
   track_sleepers(slot, lc, e);
+  uint32_t consumer = (lc.readers_waiting > 0 ? kWaitingRequest : 0u) | (lc.pollers_in > 0 ? kWaitingPoll : 0u);
+  uint32_t producer = (lc.writer_flag ? kWaitingRequest : 0u) | (lc.pollers_out > 0 ? kWaitingPoll : 0u);
+  // A parked poll notifier wakes when the first channel raises a flag.
+  bool flagged = (consumer | producer) != 0;
+  if (flagged != lc.flagged) {
+    lc.flagged = flagged;
+    if (flagged) interest_->raise();
+    else interest_->lower();
+  }
   // Both flags of a channel are ours alone to write; one store each.
-  store_relaxed(&e->ring[peer()].consumer_waiting, (lc.readers_waiting > 0 ? kWaitingRequest : 0u) | (lc.pollers_in > 0 ? kWaitingPoll : 0u));
-  store_relaxed(&e->ring[side_].producer_waiting, (lc.writer_flag ? kWaitingRequest : 0u) | (lc.pollers_out > 0 ? kWaitingPoll : 0u));
+  store_relaxed(&e->ring[peer()].consumer_waiting, consumer);
+  store_relaxed(&e->ring[side_].producer_waiting, producer);
 }
 
 void FifoEngine::disarm(uint64_t handle) {

@@ -49,6 +49,7 @@
 #include "../memsection_set.h"
 #include "../name_index.h"
 #include "../ring.h"
+#include "local_interest.h"
 #include "wake_word.h"
 
 namespace ivfs {
@@ -145,6 +146,9 @@ class FifoEngine {
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
 
   uint32_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
+  // Whether a request or poll here waits for the peer (the poll notifier
+  // parks while none does).
+  std::shared_ptr<LocalInterest> interest() const { return interest_; }
   uint32_t open_files();
   const EngineStats &stats() const { return stats_; }
 
@@ -183,6 +187,7 @@ class FifoEngine {
     // ring's wake words as the notifier last passed them on.
     uint32_t reader_sleep = 0, writer_sleep = 0;
     bool listed = false;
+    bool flagged = false;  // a waiting flag is raised (counted in interest_)
     uint32_t passed_reader = 0, passed_writer = 0;
   };
   // A consistent reading of one channel's two rings, open counts first.
@@ -266,6 +271,7 @@ class FifoEngine {
   std::atomic<bool> peer_dead_{false};
   std::atomic<uint32_t> dead_epoch_{0};  // the peer's epoch when it was found dead
   std::atomic<uint32_t> waiting_{0};
+  std::shared_ptr<LocalInterest> interest_ = std::make_shared<LocalInterest>();
   EngineStats stats_;
 
   std::mutex files_mu_;  // the handle table

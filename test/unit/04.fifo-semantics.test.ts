@@ -600,6 +600,25 @@ describe('FIFO semantics with the poll notifier', function () {
   });
 });
 
+describe('an idle mount with the poll notifier', function () {
+  this.timeout(5000);
+  // Requests re-check on their own only once a minute: only the notifier
+  // can pass the peer's ring on in time.
+  const fx = useEnginePair({ notify: 'poll' });
+
+  it('parks its notifier while nobody waits; the next reader sets it watching again and gets the bytes', async () => {
+    const { A, B, ch } = fx;
+    const r = B.open(ch, O_RDONLY);
+    const w = A.open(ch, O_WRONLY);
+    await B.untilNotifierParked(true);
+    const pending = read(B, r, 100);
+    await B.untilWaiting(1);
+    await B.untilNotifierParked(false);
+    expect(await write(A, w, Buffer.from('after the park'))).to.equal(14);
+    expect((await pending).data.toString()).to.equal('after the park');
+  });
+});
+
 describe('a spinning request with the poll notifier', function () {
   this.timeout(5000);
   // Spins far longer than the test may take, and sleeps a minute after: only

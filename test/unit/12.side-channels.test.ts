@@ -91,6 +91,23 @@ describe('library channels: requests whose caller waits in its event loop', func
   });
 });
 
+describe('library channels with the poll notifier', function () {
+  const fx = useEnginePair({ notify: 'poll' });
+  const lib = useChannels(fx);
+
+  it('hear the peer\'s progress on an armed handle after the notifier parked on an idle side: arming wakes it', async () => {
+    const w = fx.B.open(fx.ch, O_WRONLY);
+    const r = lib.ch.open('pipe', O_RDONLY);
+    await fx.A.untilNotifierParked(true);
+    expect(lib.ch.poll(r, true), 'nothing to read yet').to.equal(0);
+    await fx.A.untilNotifierParked(false);
+    const readies = lib.readies;
+    expect(await fx.B.writeAsync(w, text('late'))).to.equal(4);
+    while (lib.readies === readies) await delay(2); // only the notifier thread calls onReady
+    expect(read(lib.ch, r)).to.deep.equal({ n: 4, data: 'late' });
+  });
+});
+
 describe('library channels: a write while every reader is inside close()', function () {
   describe('with a long grace', () => {
     const fx = useEnginePair({ engine: { tickMs: 60_000, closingWaitMs: 60_000 } });

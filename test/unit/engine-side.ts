@@ -124,6 +124,11 @@ export class EngineSide {
     while (this.waiting < n) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
+  /** Until the side's poll notifier is parked (true) or watching its bell again (false). */
+  async untilNotifierParked(parked: boolean): Promise<void> {
+    while ((this.ms.engineState()?.notifierParked ?? false) !== parked) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /** What the daemon does at unmount: every waiting request is answered, later ones get EIO. */
   stop(): void {
     this.ms.stopEngine();

@@ -9,7 +9,8 @@
 //  - after an error nothing is taken or delivered until reset(); a feed with
 //    bytes takes some unless it fails; never more than one frame buffered;
 //  - round trip (the config's top bit): a random valid frame of any type,
-//    encoded and fed in two pieces, comes out as one frame of the same bytes.
+//    encoded and fed in two pieces, comes out as one frame of the same bytes;
+//    with one byte changed it is refused whole or comes out as those bytes.
 // The seeds in corpus/wire (stale bytes then a HELLO, HELLO+DATA,
 // HELLO+ENTRY) are written by this file built as a program:
 //   clang++ -std=c++20 -DIVFS_WIRE_SEEDS -Inative native/fuzz/fuzz_wire.cc native/port/wire.cc \
@@ -188,6 +189,25 @@ void run_round_trip(FuzzedDataProvider &in, uint8_t config) {
   if (d.feed(bytes.data() + cut, bytes.size() - cut) != bytes.size() - cut || d.frame() == nullptr) abort();
   reencode(*d.frame(), again);
   if (again != bytes) abort();
+  Geometry mine;
+  mine.capacity = capacity, mine.ring_size = kMinRingSize, mine.data_size = capacity * kMinRingSize;
+  if (auto h = d.frame()->as<HelloRecord>()) (void)check_hello(*h, side, mine);
+
+  // One byte changed: the frame is refused whole, or delivered as exactly
+  // those bytes (each field's rule is reached from a frame otherwise valid).
+  bytes[in.ConsumeIntegralInRange<size_t>(0, bytes.size() - 1)] ^= in.ConsumeIntegralInRange<uint8_t>(1, 255);
+  Decoder e(side, capacity);
+  e.establish();
+  e.set_peer_sync_dump(in.ConsumeBool());
+  const size_t used = e.feed(bytes.data(), bytes.size());
+  if (e.error() != nullptr) {
+    if (e.frame() != nullptr || e.feed(bytes.data(), bytes.size()) != 0) abort();
+  } else if (const Frame *f = e.frame()) {
+    reencode(*f, again);
+    if (used != bytes.size() || again != bytes) abort();
+  } else if (used != bytes.size()) {
+    abort();  // a longer length: waiting for more is all it may do
+  }
 }
 
 }  // namespace

@@ -131,6 +131,9 @@ bool encode_data(std::vector<uint8_t> &out, const DataRecord &h, const uint8_t *
 Decoder::Decoder(uint32_t my_side, uint32_t capacity) : side_(my_side), capacity_(capacity) { buf_.reserve(kMaxFrameBytes); }
 
 void Decoder::establish() {
+  // Only the step out of resync has a HELLO prefix to carry over: once
+  // established, a second call must not touch the frame being read.
+  if (established_) return;
   established_ = true;
   // A resync prefix left over is a HELLO's beginning, already matched:
   // strict reading goes on with that HELLO's length.
@@ -231,67 +234,65 @@ std::string Decoder::check_header(const FrameHeader &h) const {
 
 std::string Decoder::check_payload(FrameType type, const uint8_t *p, uint32_t length) const {
   const char *name = frame_name(type);
-  auto slot_ok = [&](uint32_t slot) { return slot < capacity_; };
-  auto beyond = [&](uint32_t slot) { return say("%s for slot %u, beyond capacity %u", name, slot, capacity_); };
-  auto count = [&](const char *what, uint32_t v) { return say("%s with %s %u, more than %u", name, what, v, kMaxOpenCount); };
+  // ENTRY, DATA, PRODUCER, CONSUMER and POSITION all open with their slot.
+  if (type == FrameType::kEntry || type == FrameType::kData || type == FrameType::kProducer || type == FrameType::kConsumer ||
+      type == FrameType::kPosition) {
+    const uint32_t slot = record<uint32_t>(p);
+    if (slot >= capacity_) return say("%s for slot %u, beyond capacity %u", name, slot, capacity_);
+  }
+  auto count = [&](const char *what, uint32_t v) {
+    return v > kMaxOpenCount ? say("%s with %s %u, more than %u", name, what, v, kMaxOpenCount) : std::string();
+  };
   switch (type) {
     case FrameType::kHello: {
       const auto r = record<HelloRecord>(p);
       if (r.magic != kPortMagic) return "HELLO without the port magic";
       if (r.check != hello_check(r)) return "HELLO with a bad check";
-      return "";
+      break;
     }
     case FrameType::kSide: {
       const auto r = record<SideRecord>(p);
       if (r.attached > 1) return say("SIDE with attached %u, not 0 or 1", r.attached);
       if (r.notify_mode > kNotifyDoorbell) return say("SIDE with notify mode %u, at most %u", r.notify_mode, unsigned(kNotifyDoorbell));
       if (!terminated(r.host)) return "SIDE with a host name that has no terminator";
-      return "";
+      break;
     }
     case FrameType::kEntry: {
       const auto r = record<EntryRecord>(p);
-      if (!slot_ok(r.slot)) return beyond(r.slot);
       if (r.state > kUnlinked) return say("ENTRY for slot %u with state %u", r.slot, r.state);
       if ((r.flags & ~kEntrySync) != 0 || r.zero != 0) return say("ENTRY for slot %u with reserved bits set", r.slot);
       if (side_ == 0 && !(r.flags & kEntrySync)) return "ENTRY frame from side b without the SYNC flag";
       if ((r.mode & ~07777u) != 0) return say("ENTRY for slot %u with mode 0%o, beyond 07777", r.slot, r.mode);
       if (!terminated(r.name)) return say("ENTRY for slot %u with a name that has no terminator", r.slot);
       if (r.state != kFree && !good_name(r.name)) return say("ENTRY for slot %u with a name no channel may have", r.slot);
-      return "";
+      break;
     }
     case FrameType::kData: {
       const auto r = record<DataRecord>(p);
-      if (!slot_ok(r.slot)) return beyond(r.slot);
       if (r.n != length - sizeof(DataRecord)) return say("DATA for slot %u says %u bytes but carries %zu", r.slot, r.n, length - sizeof(DataRecord));
       if (r.zero != 0) return say("DATA for slot %u with reserved bits set", r.slot);
-      return "";
+      break;
     }
-    case FrameType::kProducer: {
+    case FrameType::kProducer: {  // open and closing counts only: writer_opens and epipe_mark wrap by design
       const auto r = record<ProducerRecord>(p);
-      if (!slot_ok(r.slot)) return beyond(r.slot);
       if (r.zero != 0) return say("PRODUCER for slot %u with reserved bits set", r.slot);
-      // Open and closing counts only: writer_opens and epipe_mark wrap by design.
-      if (r.side_open > kMaxOpenCount) return count("side_open", r.side_open);
-      if (r.writers_open > kMaxOpenCount) return count("writers_open", r.writers_open);
-      if (r.writers_closing > kMaxOpenCount) return count("writers_closing", r.writers_closing);
-      return "";
+      for (const std::string &w : {count("side_open", r.side_open), count("writers_open", r.writers_open), count("writers_closing", r.writers_closing)}) {
+        if (!w.empty()) return w;
+      }
+      break;
     }
-    case FrameType::kConsumer: {
+    case FrameType::kConsumer: {  // likewise reader_opens and eof_mark
       const auto r = record<ConsumerRecord>(p);
-      if (!slot_ok(r.slot)) return beyond(r.slot);
-      if (r.readers_open > kMaxOpenCount) return count("readers_open", r.readers_open);
-      if (r.readers_closing > kMaxOpenCount) return count("readers_closing", r.readers_closing);
-      return "";
-    }
-    case FrameType::kPosition: {
-      const auto r = record<PositionRecord>(p);
-      return slot_ok(r.slot) ? "" : beyond(r.slot);
+      for (const std::string &w : {count("readers_open", r.readers_open), count("readers_closing", r.readers_closing)}) {
+        if (!w.empty()) return w;
+      }
+      break;
     }
     case FrameType::kSyncEnd: {
       const auto r = record<SyncEndRecord>(p);
       if (r.pristine > 1) return say("SYNC_END with pristine %u, not 0 or 1", r.pristine);
       if (r.entries > capacity_) return say("SYNC_END announcing %u entries, beyond capacity %u", r.entries, capacity_);
-      return "";
+      break;
     }
     case FrameType::kTableOp: {
       const auto r = record<TableOpRecord>(p);
@@ -299,23 +300,24 @@ std::string Decoder::check_payload(FrameType type, const uint8_t *p, uint32_t le
       if ((r.mode & ~07777u) != 0) return say("TABLE_OP with mode 0%o, beyond 07777", r.mode);
       if ((r.set_mask & ~kSetAll) != 0) return say("TABLE_OP with set mask 0x%x", r.set_mask);
       if (!good_name(r.name)) return "TABLE_OP with a name no channel may have";
-      return "";
+      break;
     }
     case FrameType::kTableResult: {
       const auto r = record<TableResultRecord>(p);
       if (!known_err(r.err)) return say("TABLE_RESULT with error %d, not one a table operation returns", r.err);
-      if (r.err == 0 && !slot_ok(r.slot)) return beyond(r.slot);
-      return "";
+      if (r.err == 0 && r.slot >= capacity_) return say("TABLE_RESULT for slot %u, beyond capacity %u", r.slot, capacity_);
+      break;
     }
     case FrameType::kBye: {
       const auto r = record<ByeRecord>(p);
       if (r.reason > kByeError || r.zero != 0) return say("BYE with reason %u", r.reason);
-      return "";
+      break;
     }
-    case FrameType::kTable:
-    case FrameType::kTableAck: return "";  // any version: whether it moves forward is the mirror's question
+    case FrameType::kPosition:  // its ranges need the rings: the mirror's
+    case FrameType::kTable:     // any version: whether it moves forward is the mirror's question
+    case FrameType::kTableAck: break;
   }
-  return "unknown frame type";  // not reached: check_header took only known types
+  return "";
 }
 
 std::string check_hello(const HelloRecord &peer, uint32_t my_side, const Geometry &mine) {

@@ -266,7 +266,8 @@ class Decoder {
   const WireError *error() const { return failed_ ? &error_ : nullptr; }
   size_t buffered() const { return buf_.size(); }
 
-  // The session is established (right after the HELLO that makes it so): strict from the next byte.
+  // The session is established (right after the HELLO that makes it so): strict from the next byte;
+  // a second call changes nothing.
   void establish();
   bool established() const { return established_; }
   // Side a only: whether side b's sync dump is under way, the only time b may send ENTRY.

@@ -22,7 +22,10 @@
         "native/area_registry.cc",
         "native/area_router.cc",
         "native/doorbell_hub.cc",
-        "native/c_library.cc"
+        "native/c_library.cc",
+        "native/port/wire.cc",
+        "native/port/mirror.cc",
+        "native/port/port_transport.cc"
       ],
       # libfuse's headers only (struct fuse_file_info for the hooks); libfuse
       # itself is called through the pointers fuse-native hands over.

@@ -8,7 +8,11 @@
 //   .read(handle, buffer, length, flags, onDone(result)) -> request id
 //   .write(handle, buffer, length, flags, onDone(result)) -> request id
 //   .interrupt(id)   .poll(handle, arm) -> poll(2) events
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -114,6 +118,20 @@ class EngineHarness : public Napi::ObjectWrap<EngineHarness> {
 
 }  // namespace
 
-void export_engine_harness(Napi::Env env, Napi::Object exports) { exports.Set("EngineHarness", EngineHarness::Define(env)); }
+// socketPair() -> [fd, fd]: a connected pair for two port sides in one test.
+static Napi::Value SocketPair(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw Napi::Error::New(env, std::string("socketpair: ") + strerror(errno));
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, fds[0]);
+  out.Set(1u, fds[1]);
+  return out;
+}
+
+void export_engine_harness(Napi::Env env, Napi::Object exports) {
+  exports.Set("EngineHarness", EngineHarness::Define(env));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair));
+}
 
 }  // namespace ivfs

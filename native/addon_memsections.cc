@@ -77,6 +77,8 @@ Napi::Function Memsections::Define(Napi::Env env) {
                          InstanceMethod("sides", &Memsections::Sides),
                          InstanceMethod("setPeerDead", &Memsections::SetPeerDead),
                          InstanceMethod("openDoorbell", &Memsections::OpenDoorbell),
+                         InstanceMethod("openPort", &Memsections::OpenPort),
+                         InstanceMethod("portState", &Memsections::PortState),
                          InstanceMethod("useDoorbellHub", &Memsections::UseDoorbellHub),
                          InstanceMethod("testDoorbell", &Memsections::TestDoorbell),
                          InstanceMethod("startNotifier", &Memsections::StartNotifier),
@@ -214,6 +216,27 @@ Napi::Value Memsections::OpenDoorbell(const Napi::CallbackInfo &info) {
     return info.Length() > 1 ? side(env).open_doorbell(first, args::string(info, 1, "bdf")) : side(env).open_doorbell(first);
   });
   return Napi::Number::New(env, id);
+}
+
+// openPort(fd): the set is a private copy kept in step over fd (taken over).
+Napi::Value Memsections::OpenPort(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = int(args::integer(info, 0, "fd", 0, INT32_MAX));
+  napi_guard(env, [&] { side(env).open_port(fd); });
+  return env.Undefined();
+}
+
+// portState() -> { state, lastError, framesIn, bytesIn, bytesOut }
+Napi::Value Memsections::PortState(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  port::PortState s = napi_guard(env, [&] { return side(env).port_state(); });
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("state", s.state);
+  o.Set("lastError", s.last_error);
+  o.Set("framesIn", double(s.frames_in));
+  o.Set("bytesIn", double(s.bytes_in));
+  o.Set("bytesOut", double(s.bytes_out));
+  return o;
 }
 
 // useDoorbellHub(hub.handle()): ring and sleep through an area mount's device.

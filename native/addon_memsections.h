@@ -40,6 +40,8 @@ class Memsections : public Napi::ObjectWrap<Memsections> {
   Napi::Value Sides(const Napi::CallbackInfo &info);
   Napi::Value SetPeerDead(const Napi::CallbackInfo &info);
   Napi::Value OpenDoorbell(const Napi::CallbackInfo &info);
+  Napi::Value OpenPort(const Napi::CallbackInfo &info);
+  Napi::Value PortState(const Napi::CallbackInfo &info);
   Napi::Value UseDoorbellHub(const Napi::CallbackInfo &info);
   Napi::Value TestDoorbell(const Napi::CallbackInfo &info);
   Napi::Value StartNotifier(const Napi::CallbackInfo &info);

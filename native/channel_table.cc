@@ -96,6 +96,7 @@ void ChannelTable::release() {
 TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
+  if (forward) return forward(TableOp{TableOp::kCreate, name, mode, uid, gid, {}, now_ms});
   Locked lock(*this);
   if (!lock.held()) return TableResult{-EBUSY};
   const Geometry &geo = set_.geometry();
@@ -124,6 +125,7 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
   store_release(&e->state, uint32_t(kLive));
   store_relaxed(&set_.header()->table_changed_ms, now_ms);
   add_release(&set_.header()->table_version, uint64_t(1));
+  if (changed) changed();
   r.slot = uint32_t(free_slot);
   r.generation = generation;
   return r;
@@ -132,6 +134,7 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
 TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
+  if (forward) return forward(TableOp{TableOp::kUnlink, name, 0, 0, 0, {}, now_ms});
   Locked lock(*this);
   if (!lock.held()) return TableResult{-EBUSY};
   r.err = -ENOENT;
@@ -143,6 +146,7 @@ TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
     sweep_locked();
     store_relaxed(&set_.header()->table_changed_ms, now_ms);
     add_release(&set_.header()->table_version, uint64_t(1));
+    if (changed) changed();
   }
   return r;
 }
@@ -150,6 +154,7 @@ TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
 TableResult ChannelTable::set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
+  if (forward) return forward(TableOp{TableOp::kSetAttributes, name, 0, 0, 0, change, now_ms});
   Locked lock(*this);
   if (!lock.held()) return TableResult{-EBUSY};
   r.err = -ENOENT;
@@ -164,7 +169,10 @@ TableResult ChannelTable::set_attributes(const std::string &name, const Attribut
   }
   // Readers cache entries by table version (name_index.h): a new version
   // makes them read the new attributes.
-  if (r.err == 0) add_release(&set_.header()->table_version, uint64_t(1));
+  if (r.err == 0) {
+    add_release(&set_.header()->table_version, uint64_t(1));
+    if (changed) changed();
+  }
   return r;
 }
 
@@ -178,6 +186,7 @@ ChannelEntry *ChannelTable::find_live_locked(const std::string &name) {
 }
 
 int ChannelTable::sweep() {
+  if (forward) return 0;  // the writer elsewhere sweeps
   Locked lock(*this);
   if (!lock.held()) return -EBUSY;
   sweep_locked();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,6 +44,16 @@ struct AttributeChange {
   std::optional<uint64_t> atime_ms, mtime_ms;
 };
 
+// A table change made elsewhere: side b of a port transport forwards its
+// changes to side a, the table's only writer there.
+struct TableOp {
+  enum Kind { kCreate, kUnlink, kSetAttributes } kind = kCreate;
+  std::string name;
+  uint32_t mode = 0, uid = 0, gid = 0;
+  AttributeChange change;
+  uint64_t now_ms = 0;
+};
+
 inline uint64_t lock_owner(uint32_t side, uint32_t epoch) { return (uint64_t(epoch) << 8) | (side + 1); }
 
 class ChannelTable {
@@ -66,6 +77,14 @@ class ChannelTable {
   // readers of each field); corrupt entries are returned flagged.
   std::vector<ChannelInfo> list() const;
   ChannelInfo read_entry(uint32_t slot) const;
+
+  // When set, create, unlink and set_attributes (their names checked) are
+  // answered by it instead of changing this copy, and sweep does nothing:
+  // the copy follows a writer elsewhere (port/port_transport.h).
+  std::function<TableResult(const TableOp &)> forward;
+  // When set, called after every change this copy made (a port's TX thread
+  // sends it at once instead of at its next heartbeat).
+  std::function<void()> changed;
 
   // Lock timing, exposed for tests: the peer is declared dead when its
   // heartbeat has not moved for `stale_ms`; acquisition gives up after

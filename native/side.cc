@@ -48,6 +48,19 @@ void Side::require_doorbell_for(NotifyMode mode) const {
   if (mode == kNotifyDoorbell && !(doorbell_ && doorbell_->can_wait())) throw SideUsage("doorbell notifier without an open doorbell device");
 }
 
+// --- port transport ------------------------------------------------------------
+
+void Side::open_port(int fd) {
+  if (port_ || attached_) throw SideUsage("openPort once, before attach");
+  if (doorbell_) throw SideUsage("a port side has no doorbell: its transport wakes it");
+  port_ = std::make_shared<port::PortTransport>(set_, fd);
+}
+
+port::PortState Side::port_state() const {
+  if (!port_) throw SideUsage("portState on a side without a port");
+  return port_->state();
+}
+
 // --- the side ------------------------------------------------------------------
 
 uint32_t Side::attach(SideClaim claim) {
@@ -62,6 +75,10 @@ uint32_t Side::attach(SideClaim claim) {
   table_ = std::make_shared<ChannelTable>(*set_, side_);
   table_->set_epoch(epoch);
   names_ = std::make_shared<NameIndex>(*set_, table_);
+  if (port_) {
+    if (claim.notify == kNotifyDoorbell) throw SideUsage("a port side has no doorbell: use futex or poll");
+    port_->start(side_, table_);  // pins the peer's words before our engine runs
+  }
   reset_own_counts();  // descriptors of an earlier mount of this side are gone
   // doorbell_id before notify_mode: a peer that sees the mode finds the id.
   store_release(&s.doorbell_id, doorbell_ ? doorbell_->own_id() : 0u);
@@ -93,6 +110,7 @@ void Side::detach() {
   attached_ = false;
   table_->sweep();
   ring_peer();  // the peer's waiters re-check: our readers and writers are gone
+  if (port_) port_->stop(/*flush=*/true);  // the same, across the port, then BYE
 }
 
 void Side::heartbeat() {
@@ -251,6 +269,7 @@ uint64_t Side::table_version() const { return load_acquire(&set().header()->tabl
 uint64_t Side::table_changed_ms() const { return load_acquire(&set().header()->table_changed_ms); }
 
 void Side::close() {
+  port_.reset();
   stop_notifier();
   stop_engine();
   engine_.reset();

@@ -35,6 +35,7 @@
 #include "memsection_set.h"
 #include "name_index.h"
 #include "notifier.h"
+#include "port/port_transport.h"
 
 namespace ivfs {
 
@@ -94,6 +95,15 @@ class Side {
   // Whether ringing our own id raises our interrupt (a device without a
   // doorbell server ignores it). Blocks up to timeout_ms.
   bool test_doorbell(int timeout_ms);
+
+  // --- port transport, before attach ----------------------------------------
+  // Our set is a private copy kept in step with the far side's over `fd`
+  // (a connected socket or virtio port), which the side takes over: attach
+  // starts the transport, detach sends our last state and stops it
+  // (port/port_transport.h). Not with a doorbell.
+  void open_port(int fd);
+  // SideUsage without a port.
+  port::PortState port_state() const;
 
   // --- the side -----------------------------------------------------------
   // Claims the side (the caller has checked that nobody alive serves it)
@@ -180,6 +190,8 @@ class Side {
   std::shared_ptr<DoorbellHub> hub_;
   std::unique_ptr<Notifier> notifier_;
   std::shared_ptr<FifoEngine> engine_;
+  // After set_ and table_, which its threads use: destroyed before them.
+  std::shared_ptr<port::PortTransport> port_;
   FuseGlue *glue_ = nullptr;  // never freed (fuse_glue.h); one per engine
   // Shared with the engine's on_readiness, which may outlive a detach.
   std::shared_ptr<Readiness> readiness_ = std::make_shared<Readiness>();

@@ -16,7 +16,7 @@ echo "sanitize: building the addon with -fsanitize=address,undefined"
 g++ -std=c++20 -shared -fPIC -g -O1 -fno-omit-frame-pointer -fexceptions \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -I"$NODE_INCLUDE" -I"$NAPI_INCLUDE" -I"$FUSE_INCLUDE" -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -D_FILE_OFFSET_BITS=64 -DIVFS_TEST_HARNESS \
-  native/*.cc native/engine/*.cc \
+  native/*.cc native/engine/*.cc native/port/*.cc \
   -o "$OUT/intervmfs.node"
 [ -d dist/test/unit ] || npx tsc -p tsconfig.json
 echo "sanitize: unit tests against it"

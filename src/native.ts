@@ -108,6 +108,16 @@ export interface EngineState {
 /** The native hook table fuse-native calls on libfuse's threads (opaque here). */
 export type FuseHooks = { readonly __brand: 'fuse_native_hooks' };
 
+/** Memsections.portState(): where the port's session stands. */
+export interface PortState {
+  state: 'handshaking' | 'established' | 'closed';
+  /** The last reason a session ended in error ("" if none), e.g. "protocol error from side b: ...". */
+  lastError: string;
+  framesIn: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export interface Memsections {
   geometry(): Geometry;
   /** Claims a side and starts its FIFO engine (native/engine); returns the side's new epoch. */
@@ -144,6 +154,14 @@ export interface Memsections {
    */
   openDoorbell(bar0Path: string): number;
   openDoorbell(vfioGroup: string, bdf: string): number;
+  /**
+   * Makes the set a private copy kept in step with the far side's over
+   * `fd` (a connected socket or virtio port, taken over): attach starts the
+   * port transport (native/port/port_transport.h), detach flushes and stops it.
+   */
+  openPort(fd: number): void;
+  /** The port transport's session and counters. */
+  portState(): PortState;
   /** Rings and (notify doorbell) sleeps through an area mount's shared device; before attach. */
   useDoorbellHub(hub: ReturnType<DoorbellHub['handle']>): void;
   /** Rings our own id; whether the interrupt arrived within timeoutMs (blocks). */

@@ -1,0 +1,152 @@
+// The port transport (native/port/): two sides, each on a private set of
+// its own, kept in step over a connected socket pair instead of sharing
+// memory, as two guests joined by virtio-serial would be. Each side's FIFO
+// engine runs unchanged on its copy (driven by the engine harness, as
+// libfuse drives a mount); what is checked is what a user of either mount
+// sees: channels made on either side listed on both, bytes intact both ways
+// at once through rings smaller than the transfer, end of file and EPIPE
+// across the port, a peer whose port closes counting as gone, and two sets
+// of another geometry refusing each other by name.
+import { expect } from 'chai';
+import { createHash } from 'crypto';
+import { addon, Memsections } from '../../src/native';
+import { EngineSide, O_RDONLY, O_WRONLY, readExactly } from './engine-side';
+import { delay, pattern, SMALL, useScratch } from './helpers';
+
+const EPIPE = -32;
+const SIDE_A = 0;
+const SIDE_B = 1;
+
+function socketPair(): [number, number] {
+  const make = (addon as unknown as { socketPair?: () => [number, number] }).socketPair;
+  if (!make) throw new Error('the port tests need the test build of the addon (npm run test:unit)');
+  return make();
+}
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await delay(5);
+  }
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('port transport: two private sets joined by a socket', function () {
+  this.timeout(20000);
+  const s = useScratch();
+  let a: Memsections, b: Memsections, A: EngineSide, B: EngineSide, ringSize: number;
+  const engines: EngineSide[] = [];
+  afterEach(() => {
+    for (const e of engines.splice(0)) e.stop();
+  });
+
+  /** Two sets of one geometry, one per side, joined and attached. */
+  async function join(capacityB = SMALL.capacity): Promise<void> {
+    const setA = s.formatted(SMALL.capacity, SMALL.dataSize);
+    const setB = s.formatted(capacityB, (SMALL.dataSize / SMALL.capacity) * capacityB);
+    ringSize = setA.geometry.ringSize;
+    a = s.open(setA.paths);
+    b = s.open(setB.paths);
+    const [fdA, fdB] = socketPair();
+    a.openPort(fdA);
+    b.openPort(fdB);
+    a.attach(SIDE_A, 'futex', process.pid, 'port-a', Date.now(), { tickMs: 60_000 });
+    b.attach(SIDE_B, 'futex', process.pid, 'port-b', Date.now(), { tickMs: 60_000 });
+    a.startNotifier();
+    b.startNotifier();
+    A = new EngineSide(a);
+    B = new EngineSide(b);
+    engines.push(A, B);
+  }
+
+  async function joined(): Promise<void> {
+    await join();
+    await until('both ports are established', () => a.portState().state === 'established' && b.portState().state === 'established');
+  }
+
+  async function channel(name: string, on: Memsections = a, seenBy: Memsections = b) {
+    const r = await on.createChannel(name, 0o640, 0, 0, Date.now());
+    expect(r.errno, `mknod ${name}`).to.equal(0);
+    await until(`${name} is listed on the other side`, () => seenBy.lookupChannel(name) !== undefined);
+    return { slot: r.slot, generation: r.generation, name };
+  }
+
+  it('lists a channel made on side a on side b, and one made on side b (forwarded to a) on both when mknod returns', async () => {
+    await joined();
+    const made = await channel('from-a');
+    expect(b.lookupChannel('from-a')).to.include({ slot: made.slot, generation: made.generation });
+    const r = await b.createChannel('from-b', 0o600, 0, 0, Date.now());
+    expect(r.errno).to.equal(0);
+    expect(b.lookupChannel('from-b'), 'listed on b as soon as its mknod returned').to.include({ slot: r.slot, generation: r.generation });
+    expect(a.lookupChannel('from-b')).to.include({ slot: r.slot, generation: r.generation });
+    expect((await b.createChannel('from-a', 0o600, 0, 0, Date.now())).errno, 'a name side a has: EEXIST').to.equal(-17);
+    expect((await b.unlinkChannel('from-a', Date.now())).errno).to.equal(0);
+    await until('the unlink is seen on side b', () => b.lookupChannel('from-a') === undefined);
+    expect(a.lookupChannel('from-a')).to.equal(undefined);
+  });
+
+  it('moves three rings of bytes each way at once through one channel, intact, with both sides ending in end of file', async () => {
+    await joined();
+    const ch = await channel('both');
+    const size = 3 * ringSize + 123;
+    const toB = pattern(0, size);
+    const toA = pattern(7, size);
+    const rB = B.open(ch, O_RDONLY);
+    const rA = A.open(ch, O_RDONLY);
+    const wA = A.open(ch, O_WRONLY);
+    const wB = B.open(ch, O_WRONLY);
+    const gotB = readExactly(B, rB, size, 4096);
+    const gotA = readExactly(A, rA, size, 4096);
+    const sent = Promise.all([A.writeAsync(wA, toB), B.writeAsync(wB, toA)]);
+    expect(await sent).to.deep.equal([size, size]);
+    expect(sha(await gotB)).to.equal(sha(toB));
+    expect(sha(await gotA)).to.equal(sha(toA));
+    A.release(wA);
+    B.release(wB);
+    expect((await B.readAsync(rB, 10)).n, 'side a closed its writer: end of file on b').to.equal(0);
+    expect((await A.readAsync(rA, 10)).n).to.equal(0);
+  });
+
+  it('gives a writer on side a EPIPE once the reader on side b has closed', async () => {
+    await joined();
+    const ch = await channel('pipe');
+    const r = B.open(ch, O_RDONLY);
+    const w = A.open(ch, O_WRONLY);
+    expect(await A.writeAsync(w, Buffer.from('hello'))).to.equal(5);
+    expect((await B.readAsync(r, 10)).data.toString()).to.equal('hello');
+    B.flush(r);
+    B.release(r);
+    await until('side a sees the reader gone', () => a.channels().find((c) => c.name === 'pipe')?.rings[0].readersOpen === 0);
+    expect(await A.writeAsync(w, Buffer.from('more'))).to.equal(EPIPE);
+  });
+
+  it('ends a blocked reader on side a with end of file when side b detaches, and shows b detached', async () => {
+    await joined();
+    const ch = await channel('gone');
+    const r = A.open(ch, O_RDONLY);
+    const w = B.open(ch, O_WRONLY);
+    expect(await B.writeAsync(w, Buffer.from('last words'))).to.equal(10);
+    expect((await A.readAsync(r, 100)).data.toString()).to.equal('last words');
+    await until('side a sees b attached', () => a.sides()[SIDE_B].attached);
+    const blocked = A.readAsync(r, 100);
+    await A.untilWaiting(1);
+    B.stop();
+    b.detach();
+    expect((await blocked).n, 'the writer went with its side').to.equal(0);
+    expect(a.sides()[SIDE_B].attached).to.equal(false);
+    expect(a.portState().state).to.equal('closed');
+    expect(a.portState().lastError, 'a clean detach is no error').to.equal('');
+  });
+
+  it('refuses a peer of another geometry, naming both, and stays unestablished', async () => {
+    await join(SMALL.capacity * 2);
+    await until('side a has refused the peer', () => a.portState().lastError !== '');
+    expect(a.portState().lastError).to.equal(
+      "the peer's set has 8 channels of 8 KiB, ours 4 of 8 KiB: format both with the same --channels and --data-size (format --force)",
+    );
+    expect(a.portState().state).to.not.equal('established');
+    expect(b.portState().state).to.not.equal('established');
+  });
+});

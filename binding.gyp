@@ -25,7 +25,8 @@
         "native/c_library.cc",
         "native/port/wire.cc",
         "native/port/mirror.cc",
-        "native/port/port_transport.cc"
+        "native/port/port_transport.cc",
+        "native/port/link.cc"
       ],
       # libfuse's headers only (struct fuse_file_info for the hooks); libfuse
       # itself is called through the pointers fuse-native hands over.

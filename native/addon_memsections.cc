@@ -218,11 +218,11 @@ Napi::Value Memsections::OpenDoorbell(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, id);
 }
 
-// openPort(fd): the set is a private copy kept in step over fd (taken over).
+// openPort(link): the set is a private copy kept in step over the link.
 Napi::Value Memsections::OpenPort(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int fd = int(args::integer(info, 0, "fd", 0, INT32_MAX));
-  napi_guard(env, [&] { side(env).open_port(fd); });
+  std::string link = args::string(info, 0, "link");
+  napi_guard(env, [&] { side(env).open_port(link); });
   return env.Undefined();
 }
 

@@ -93,7 +93,7 @@ void ChannelTable::release() {
   cas_release(&set_.header()->table_lock, mine, uint64_t(0));
 }
 
-TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms) {
+TableResult ChannelTable::change_create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
   if (forward) return forward(TableOp{TableOp::kCreate, name, mode, uid, gid, {}, now_ms});
@@ -116,6 +116,7 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
   // The slot is free, so nobody reads its rings: reset everything, then make
   // it visible by publishing the state last.
   std::memset(static_cast<void *>(e), 0, sizeof(*e));
+  e->ring[side_].consumer_waiting = e->ring[1 - side_].producer_waiting = peer_waiting_pin;
   e->generation = generation;
   e->mode = mode & 07777;
   e->uid = uid;
@@ -125,13 +126,12 @@ TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_
   store_release(&e->state, uint32_t(kLive));
   store_relaxed(&set_.header()->table_changed_ms, now_ms);
   add_release(&set_.header()->table_version, uint64_t(1));
-  if (changed) changed();
   r.slot = uint32_t(free_slot);
   r.generation = generation;
   return r;
 }
 
-TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
+TableResult ChannelTable::change_unlink(const std::string &name, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
   if (forward) return forward(TableOp{TableOp::kUnlink, name, 0, 0, 0, {}, now_ms});
@@ -146,12 +146,11 @@ TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) {
     sweep_locked();
     store_relaxed(&set_.header()->table_changed_ms, now_ms);
     add_release(&set_.header()->table_version, uint64_t(1));
-    if (changed) changed();
   }
   return r;
 }
 
-TableResult ChannelTable::set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms) {
+TableResult ChannelTable::change_set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms) {
   TableResult r;
   if ((r.err = check_name(name)) != 0) return r;
   if (forward) return forward(TableOp{TableOp::kSetAttributes, name, 0, 0, 0, change, now_ms});
@@ -171,8 +170,25 @@ TableResult ChannelTable::set_attributes(const std::string &name, const Attribut
   // makes them read the new attributes.
   if (r.err == 0) {
     add_release(&set_.header()->table_version, uint64_t(1));
-    if (changed) changed();
   }
+  return r;
+}
+
+// The public operations: the change under the lock, then, with the lock
+// released, whoever follows this copy is told (a port's TX thread, which
+// may wait for the far copy to have it).
+TableResult ChannelTable::create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms) {
+  return after_change(change_create(name, mode, uid, gid, now_ms));
+}
+
+TableResult ChannelTable::unlink(const std::string &name, uint64_t now_ms) { return after_change(change_unlink(name, now_ms)); }
+
+TableResult ChannelTable::set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms) {
+  return after_change(change_set_attributes(name, change, now_ms));
+}
+
+TableResult ChannelTable::after_change(TableResult r) {
+  if (r.err == 0 && changed) changed();
   return r;
 }
 

@@ -82,9 +82,12 @@ class ChannelTable {
   // answered by it instead of changing this copy, and sweep does nothing:
   // the copy follows a writer elsewhere (port/port_transport.h).
   std::function<TableResult(const TableOp &)> forward;
-  // When set, called after every change this copy made (a port's TX thread
-  // sends it at once instead of at its next heartbeat).
+  // When set, called after every change this copy made, with the lock
+  // released (a port sends it at once, and waits until the far copy has it).
   std::function<void()> changed;
+  // When not 0, create() sets the peer's two waiting flags of the new entry
+  // to this (a port's copy pins them: port/mirror.h).
+  uint32_t peer_waiting_pin = 0;
 
   // Lock timing, exposed for tests: the peer is declared dead when its
   // heartbeat has not moved for `stale_ms`; acquisition gives up after
@@ -112,6 +115,12 @@ class ChannelTable {
   };
   bool acquire();
   void release();
+  // The operations' bodies, forwarded or under the lock; after_change runs
+  // `changed` once the lock is free.
+  TableResult change_create(const std::string &name, uint32_t mode, uint32_t uid, uint32_t gid, uint64_t now_ms);
+  TableResult change_unlink(const std::string &name, uint64_t now_ms);
+  TableResult change_set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms);
+  TableResult after_change(TableResult r);
   void sweep_locked();
   // The live entry of that name, or nullptr. Lock held.
   ChannelEntry *find_live_locked(const std::string &name);

@@ -50,10 +50,10 @@ void Side::require_doorbell_for(NotifyMode mode) const {
 
 // --- port transport ------------------------------------------------------------
 
-void Side::open_port(int fd) {
+void Side::open_port(const std::string &link) {
   if (port_ || attached_) throw SideUsage("openPort once, before attach");
   if (doorbell_) throw SideUsage("a port side has no doorbell: its transport wakes it");
-  port_ = std::make_shared<port::PortTransport>(set_, fd);
+  port_ = std::make_shared<port::PortTransport>(set_, port::open_link(link));
 }
 
 port::PortState Side::port_state() const {

@@ -97,11 +97,12 @@ class Side {
   bool test_doorbell(int timeout_ms);
 
   // --- port transport, before attach ----------------------------------------
-  // Our set is a private copy kept in step with the far side's over `fd`
-  // (a connected socket or virtio port), which the side takes over: attach
-  // starts the transport, detach sends our last state and stops it
-  // (port/port_transport.h). Not with a doorbell.
-  void open_port(int fd);
+  // Our set is a private copy kept in step with the far side's over
+  // `link` (port/link.h: unix:PATH, unix-listen:PATH, fd:N, a virtio port's
+  // /dev/vportNpM): attach starts the transport, detach sends our last
+  // state and stops it (port/port_transport.h). Not with a doorbell.
+  // Throws SetError when the link cannot be opened.
+  void open_port(const std::string &link);
   // SideUsage without a port.
   port::PortState port_state() const;
 

@@ -155,11 +155,12 @@ export interface Memsections {
   openDoorbell(bar0Path: string): number;
   openDoorbell(vfioGroup: string, bdf: string): number;
   /**
-   * Makes the set a private copy kept in step with the far side's over
-   * `fd` (a connected socket or virtio port, taken over): attach starts the
-   * port transport (native/port/port_transport.h), detach flushes and stops it.
+   * Makes the set a private copy kept in step with the far side's over a
+   * link (native/port/link.h): `unix:PATH`, `unix-listen:PATH`, `fd:N` or a
+   * virtio port such as `/dev/vport0p1`. Attach starts the port transport
+   * (native/port/port_transport.h), detach flushes and stops it.
    */
-  openPort(fd: number): void;
+  openPort(link: string): void;
   /** The port transport's session and counters. */
   portState(): PortState;
   /** Rings and (notify doorbell) sleeps through an area mount's shared device; before attach. */

@@ -430,6 +430,9 @@ std::string Mirror::apply_table(const TableRecord &r) {
   ControlHeader *h = set_.header();
   store_relaxed(&h->table_changed_ms, r.changed_ms);
   store_release(&h->table_version, r.version);  // after the ENTRYs it covers: our name index re-reads
+  TableAckRecord ack{};
+  ack.version = r.version;
+  reply(ack);  // side a's mknod returns once we list the channel, as with shared memory
   return "";
 }
 

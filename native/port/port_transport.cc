@@ -27,6 +27,9 @@ constexpr size_t kScanBudget = 1 << 20;
 // A forwarded table operation waits this long for side a's answer.
 constexpr auto kForwardWait = std::chrono::milliseconds(kLockGiveUpMs);
 
+// Set on the RX thread, which must never wait for what only it can receive.
+thread_local bool on_rx_thread = false;
+
 uint64_t random_nonce() {
   uint64_t n = 0;
   while (n == 0) {
@@ -43,14 +46,13 @@ std::string host_name() {
 
 }  // namespace
 
-PortTransport::PortTransport(std::shared_ptr<MemsectionSet> set, int fd) : set_(std::move(set)), fd_(fd) {
+PortTransport::PortTransport(std::shared_ptr<MemsectionSet> set, std::unique_ptr<Link> link) : set_(std::move(set)), link_(std::move(link)) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   state_.state = "handshaking";
 }
 
 PortTransport::~PortTransport() {
   stop(false);
-  if (fd_ >= 0) ::close(fd_);
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
@@ -59,6 +61,7 @@ void PortTransport::start(uint32_t side, std::shared_ptr<ChannelTable> table) {
   table_ = std::move(table);
   mirror_ = std::make_unique<Mirror>(*set_, side_, *table_);
   mirror_->pin();
+  table_->peer_waiting_pin = kWaitingPoll;  // and every entry the table makes from now on
   // Whatever the file says of the peer is from an earlier session.
   mirror_->disconnect_reset();
   // The table may outlive us (a worker thread's TableHold): the hooks hold
@@ -71,7 +74,11 @@ void PortTransport::start(uint32_t side, std::shared_ptr<ChannelTable> table) {
     };
   }
   table_->changed = [me] {
-    if (std::shared_ptr<PortTransport> t = me.lock()) t->wake_tx();
+    std::shared_ptr<PortTransport> t = me.lock();
+    if (!t) return;
+    t->wake_tx();
+    // Not on the RX thread (a forwarded operation): the ACK comes through it.
+    if (t->side_ == 0 && !on_rx_thread) t->wait_for_ack(load_acquire(&t->set_->header()->table_version));
   };
   my_nonce_ = random_nonce();
   rx_ = std::thread([this] { rx_run(); });
@@ -112,10 +119,12 @@ void PortTransport::wake_tx() {
 
 bool PortTransport::send_all(const std::vector<uint8_t> &bytes) {
   std::lock_guard<std::mutex> g(write_mu_);
+  const int fd = fd_.load();
+  if (fd < 0) return false;
   size_t off = 0;
   while (off < bytes.size()) {
-    ssize_t n = send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK) n = write(fd_, bytes.data() + off, bytes.size() - off);
+    ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK) n = write(fd, bytes.data() + off, bytes.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     off += size_t(n);
@@ -146,6 +155,39 @@ void PortTransport::end_session(const std::string &error) {
 }
 
 void PortTransport::rx_run() {
+  on_rx_thread = true;
+  while (!stopping_) {
+    const int fd = link_->next_session(stop_fd_);
+    if (fd < 0) break;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      state_.state = "handshaking";
+    }
+    fd_ = fd;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      acked_version_ = 0;
+    }
+    run_session();
+    end_session("");
+    // A TX thread inside send() is let go before the descriptor is.
+    shutdown(fd, SHUT_RDWR);
+    {
+      std::lock_guard<std::mutex> g(write_mu_);
+      fd_ = -1;
+    }
+    link_->end_session(fd);
+    if (!stopping_) {  // not at once: a peer that refuses us would be asked again in a loop
+      pollfd p{stop_fd_, POLLIN, 0};
+      poll(&p, 1, int(kHeartbeatMs));
+    }
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  state_.state = "closed";
+}
+
+void PortTransport::run_session() {
+  const int fd = fd_.load();
   Decoder decoder(side_, set_->geometry().capacity);
   uint64_t peer_nonce = 0;
   bool sent_echo = false, got_echo = false;
@@ -153,7 +195,7 @@ void PortTransport::rx_run() {
   send_hello(0);
   auto last_hello = std::chrono::steady_clock::now();
   while (!stopping_) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     int ready = poll(fds, 2, int(kHeartbeatMs));
     if (stopping_) break;
     if (!established_ && std::chrono::steady_clock::now() - last_hello > std::chrono::seconds(1)) {
@@ -161,11 +203,11 @@ void PortTransport::rx_run() {
       last_hello = std::chrono::steady_clock::now();
     }
     if (ready <= 0 || !(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-    ssize_t n = read(fd_, buf.data(), buf.size());
+    ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
       end_session(n == 0 ? "" : std::string("port read: ") + strerror(errno));
-      break;
+      return;
     }
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -191,7 +233,7 @@ void PortTransport::rx_run() {
           end_session(why);
           return;
         }
-        if (established_ && h->nonce != peer_nonce) end_session("");  // the peer restarted: a new session
+        if (established_ && h->nonce != peer_nonce) return;  // the peer restarted: its HELLO comes again in the next session
         if (h->nonce != peer_nonce) {
           peer_nonce = h->nonce;
           sent_echo = got_echo = false;
@@ -213,8 +255,15 @@ void PortTransport::rx_run() {
         }
       } else if (auto bye = f->as<ByeRecord>()) {
         end_session(bye->reason == kByeError ? "the peer ended the session after an error" : "");
+        return;
       } else if (auto r = f->as<TableResultRecord>()) {
         complete(*r);
+      } else if (auto ack = f->as<TableAckRecord>()) {
+        {
+          std::lock_guard<std::mutex> g(mu_);
+          if (ack->version > acked_version_) acked_version_ = ack->version;
+        }
+        cv_.notify_all();
       } else if (established_) {
         violation = mirror_->apply(*f);
       }
@@ -224,7 +273,7 @@ void PortTransport::rx_run() {
       encode(out, ByeRecord{kByeError, 0});
       send_all(out);
       end_session("protocol error from side " + std::string(side_ == 0 ? "b" : "a") + ": " + violation);
-      break;
+      return;
     }
     wake_tx();  // replies to send (POSITION, TABLE_RESULT)
   }
@@ -253,7 +302,12 @@ void PortTransport::tx_run() {
       }
       more = mirror_->scan(out, kScanBudget);
       if (stopping && flush_) encode(out, ByeRecord{kByeDetach, 0});
-      if (!out.empty() && !send_all(out)) end_session("port write: " + std::string(strerror(errno)));
+      // A write that fails ends the session where sessions end: the RX
+      // thread, the only writer of the peer's fields, sees the stream close.
+      if (!out.empty() && !send_all(out)) {
+        std::lock_guard<std::mutex> g(write_mu_);
+        if (fd_.load() >= 0) shutdown(fd_.load(), SHUT_RDWR);
+      }
     }
     if (stopping) return;
     if (more) continue;
@@ -289,6 +343,11 @@ TableResult PortTransport::forward(const TableOp &op) {
   TableResult result = pending_[id].value_or(TableResult{-EBUSY});
   pending_.erase(id);
   return result;
+}
+
+void PortTransport::wait_for_ack(uint64_t version) {
+  std::unique_lock<std::mutex> g(mu_);
+  cv_.wait_for(g, std::chrono::milliseconds(kLivenessWatchMs), [&] { return acked_version_ >= version || !established_ || stopping_; });
 }
 
 void PortTransport::complete(const TableResultRecord &r) {

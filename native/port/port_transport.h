@@ -10,10 +10,10 @@
 //              250 ms, then sends what changed; the stream's only writer
 //              once a session is established.
 //
-// This version takes one connected descriptor (a socket, a virtio port):
-// when it ends, the peer counts as detached (EOF, EPIPE) and the transport
-// stays closed. A protocol violation ends the session the same way and is
-// kept in state().last_error.
+// Sessions follow one another on the link (link.h): when one ends (the
+// stream closed, BYE, a violation), the peer counts as detached in our copy
+// (EOF, EPIPE), and the next connection syncs positions again (POSITION).
+// A violation is kept in state().last_error and logged by the caller.
 #pragma once
 
 #include <atomic>
@@ -27,6 +27,7 @@
 
 #include "../channel_table.h"
 #include "../memsection_set.h"
+#include "link.h"
 #include "mirror.h"
 
 namespace ivfs {
@@ -40,9 +41,9 @@ struct PortState {
 
 class PortTransport : public std::enable_shared_from_this<PortTransport> {
  public:
-  // Takes `fd` (closed with the transport). Nothing runs before start().
-  // Made by std::make_shared: the table's hooks hold it weakly.
-  PortTransport(std::shared_ptr<MemsectionSet> set, int fd);
+  // Nothing runs before start(). Made by std::make_shared: the table's
+  // hooks hold it weakly.
+  PortTransport(std::shared_ptr<MemsectionSet> set, std::unique_ptr<Link> link);
   ~PortTransport();
   PortTransport(const PortTransport &) = delete;
   PortTransport &operator=(const PortTransport &) = delete;
@@ -58,6 +59,8 @@ class PortTransport : public std::enable_shared_from_this<PortTransport> {
 
  private:
   void rx_run();
+  // One session on fd_, until it ends or we stop.
+  void run_session();
   void tx_run();
   // Whole frames, from either thread (RX only while handshaking).
   bool send_all(const std::vector<uint8_t> &bytes);
@@ -66,11 +69,15 @@ class PortTransport : public std::enable_shared_from_this<PortTransport> {
   // detached in our copy and waiting table operations end with ENOTCONN.
   void end_session(const std::string &error);
   TableResult forward(const TableOp &op);
+  // Side a, after a table change: until side b has applied `version` (its
+  // TABLE_ACK), the session ends, or a second passes.
+  void wait_for_ack(uint64_t version);
   void complete(const TableResultRecord &r);
   void wake_tx();
 
   std::shared_ptr<MemsectionSet> set_;
-  int fd_;
+  std::unique_ptr<Link> link_;
+  std::atomic<int> fd_{-1};  // the session's descriptor, -1 between sessions
   int stop_fd_ = -1;  // an eventfd: wakes the RX thread's poll at stop
   uint32_t side_ = 0;
   std::shared_ptr<ChannelTable> table_;
@@ -86,6 +93,7 @@ class PortTransport : public std::enable_shared_from_this<PortTransport> {
   std::condition_variable cv_;
   PortState state_;
   uint32_t next_request_ = 0;
+  uint64_t acked_version_ = 0;  // side a: the table version side b has applied
   std::map<uint32_t, std::optional<TableResult>> pending_;
   std::vector<uint8_t> outbox_;  // TABLE_OPs for the TX thread
 

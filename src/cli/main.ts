@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import path from 'path';
 import { UserError } from '../errors';
 import { createLogger } from '../log';
-import { chooseNotifier, defaultMemsectionDir, locateMemsections, MemsectionSpec } from '../memsections/locate';
+import { chooseNotifier, defaultMemsectionDir, isPciRegion, locateMemsections, MemsectionSpec } from '../memsections/locate';
 import { formatMemsections, FORMAT_DEFAULTS, inMemory } from '../memsections/format';
 import { openMemsections } from '../memsections/open';
 import { formatSize } from '../memsections/sizes';
@@ -40,6 +40,7 @@ interface MountFlags {
   foreground: boolean;
   log?: string;
   spinUs?: number;
+  port?: string;
 }
 
 /** Exactly one of --side and --area; the area's flags only with --area. Checked before any daemon starts. */
@@ -67,6 +68,16 @@ function areaOptions(spec: MemsectionSpec, o: MountFlags): AreaAttachOptions | u
 }
 
 /** The flags the background daemon is started with: the user's, minus --notify and --foreground. */
+/** --port: a two-sided set of this machine's own, not shared (an ivshmem region or an area has no use for a port). */
+function checkPortOptions(spec: MemsectionSpec, o: MountFlags, isArea: boolean): void {
+  if (isArea) throw new UserError('--port joins the two sides of one set; an area region is shared memory already');
+  if (isPciRegion(spec)) throw new UserError(`--port keeps a private copy in step over a port; ${spec.given} is shared memory already (mount it without --port)`);
+  if (o.notify === 'doorbell') throw new UserError('--notify doorbell rings an ivshmem device; a port side is woken by its transport: use futex (the default) or poll');
+  if (!/^(unix:|unix-listen:|fd:|\/)/.test(o.port!)) {
+    throw new UserError(`--port ${o.port}: name a virtio-serial port (/dev/vport0p1), unix:PATH (connect) or unix-listen:PATH (listen)`);
+  }
+}
+
 function mountFlagArgs(o: MountFlags): string[] {
   const args: string[] = [];
   const add = (flag: string, v: string | number | undefined) => v !== undefined && args.push(flag, String(v));
@@ -78,6 +89,7 @@ function mountFlagArgs(o: MountFlags): string[] {
   add('--pair-size', o.pairSize);
   add('--pair-channels', o.pairChannels);
   if (o.spinUs) add('--spin-us', o.spinUs);
+  add('--port', o.port);
   return args;
 }
 
@@ -154,12 +166,17 @@ export function buildProgram(): Command {
       'spin this long before sleeping when a read or write must wait: lower latency for ping-pong traffic, at the cost of CPU (0 to 1000; default 0)',
       intOption(0, 1000),
     )
+    .option(
+      '--port <link>',
+      'between guests without shared memory: keep this set (a private copy, formatted alike on both sides) in step with the peer\'s over a port the hypervisor emulates: a virtio-serial port (/dev/vport0p1), unix:PATH or unix-listen:PATH',
+    )
     .action(async (mountpoint: string, o: MountFlags) => {
       const logFile = path.resolve(o.log ?? logPath(mountpoint));
       const spec = locateMemsections(o.memsections);
       const reclaimed = reclaimDeadMount(mountpoint);
       if (reclaimed) console.error(`intervmfs: ${reclaimed}`);
       const area = areaOptions(spec, o);
+      if (o.port !== undefined) checkPortOptions(spec, o, area !== undefined);
       o.notify = chooseNotifier(spec, o.notify);
       if (!o.foreground) {
         // Checked here, so mistakes are reported without a daemon.
@@ -173,7 +190,7 @@ export function buildProgram(): Command {
       const log = createLogger();
       try {
         await serveForeground(
-          { mountpoint, spec, side: area ? undefined : o.side, area, notify: o.notify!, log, logFile, spinUs: o.spinUs },
+          { mountpoint, spec, side: area ? undefined : o.side, area, notify: o.notify!, log, logFile, spinUs: o.spinUs, port: o.port },
           () => reportToParent('ready'),
         );
       } catch (err) {

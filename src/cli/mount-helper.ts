@@ -17,6 +17,7 @@ export const MOUNT_OPTIONS: Record<string, string> = {
   notify: '--notify',
   'spin-us': '--spin-us',
   log: '--log',
+  port: '--port',
 };
 
 /**
@@ -34,7 +35,7 @@ export const IGNORED_MOUNT_OPTIONS = new Set([
 ]);
 
 const USAGE =
-  'usage: intervmfs SOURCE MOUNTPOINT -o side=a|b[,notify=futex|poll|doorbell][,spin-us=N][,log=FILE] ' +
+  'usage: intervmfs SOURCE MOUNTPOINT -o side=a|b[,notify=futex|poll|doorbell][,spin-us=N][,log=FILE][,port=LINK] ' +
   'or -o area=ID,peer=NAME[,area-size=SIZE][,pair-size=SIZE][,pair-channels=N][,notify=...] ' +
   '(the form `mount -t fuse.intervmfs` and fstab use; SOURCE is a memsection set: a folder, a file or region, or ivshmem[:<bdf>])';
 
@@ -83,7 +84,7 @@ export function fromMountHelper(args: readonly string[], commands: ReadonlySet<s
       throw new UserError('mount option ro: a channel set cannot be mounted read-only (channels are written by both sides)');
     } else {
       throw new UserError(
-        `unknown mount option '${option}': intervmfs takes side=a|b or area=ID,peer=NAME (area-size=, pair-size=, pair-channels=), notify=futex|poll|doorbell, spin-us=N and log=FILE, ` +
+        `unknown mount option '${option}': intervmfs takes side=a|b or area=ID,peer=NAME (area-size=, pair-size=, pair-channels=), notify=futex|poll|doorbell, spin-us=N, log=FILE and port=LINK, ` +
           `and ignores generic ones (${[...IGNORED_MOUNT_OPTIONS].slice(0, 12).join(', ')}, ..., x-*)`,
       );
     }

@@ -41,6 +41,8 @@ export interface ServeOptions {
   logFile: string;
   /** Spin this many microseconds before sleeping in a wait (0: sleep at once). */
   spinUs?: number;
+  /** A classic set kept in step with the peer's copy over this link (native/port/link.h) instead of shared. */
+  port?: string;
 }
 
 
@@ -123,6 +125,7 @@ export class Daemon {
     const served = new ServedSide(ms, side === 'a' ? 0 : 1, {}, opts.log);
     this.sides = [served];
     await checkSideFree(ms, side);
+    if (opts.port) served.openPort(opts.port);
     openDeviceDoorbell(
       opts.spec,
       opts.notify,

@@ -24,6 +24,8 @@ export class ServedSide {
   private readonly watch = new PeerWatch();
   private peerState: PeerState = 'absent';
   private attached = false;
+  /** With a port transport: its last state and error as logged. */
+  private portSeen?: string;
   epoch = 0;
 
   constructor(
@@ -58,15 +60,34 @@ export class ServedSide {
     return this.epoch;
   }
 
+  /** The set is a private copy kept in step over `link` (mount --port); before attach. */
+  openPort(link: string): void {
+    this.ms.openPort(link);
+    this.portSeen = '';
+    this.log.info({ ...this.label, port: link }, 'port transport: our set is a private copy, kept in step with the peer over the port');
+  }
+
   /** One heartbeat: ours goes up, the peer's is watched (a dead peer's channels end). */
   tick(nowMs: number): void {
     const { ms } = this;
     ms.heartbeat();
+    if (this.portSeen !== undefined) this.logPort();
     const seen = this.watch.observe(ms.sides()[1 - this.sideIndex], nowMs);
     if (seen === this.peerState) return;
     this.log[seen === 'dead' ? 'warn' : 'info']({ ...this.label, peer: seen }, seen === 'dead' ? 'peer stopped beating: its channels end' : 'peer state');
     this.peerState = seen;
     ms.setPeerDead(seen === 'dead');
+  }
+
+  /** A port's session changes and errors, each once, in the daemon's log. */
+  private logPort(): void {
+    const p = this.ms.portState();
+    const key = `${p.state}\n${p.lastError}`;
+    if (key === this.portSeen) return;
+    const newError = p.lastError !== '' && !this.portSeen?.endsWith(`\n${p.lastError}`);
+    this.portSeen = key;
+    if (newError) this.log.error({ ...this.label, port: p.state }, `port: ${p.lastError}`);
+    else this.log.info({ ...this.label, port: p.state }, 'port state');
   }
 
   /** Whether the peer stopped beating while attached (killed, crashed), not detached cleanly. */

@@ -7,6 +7,8 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IVFS="node $ROOT/bin/intervmfs.js"
 NOTIFY=${NOTIFY:-futex}
+# shm: both mounts share one set; port: each has its own, joined by a socket.
+TRANSPORT=${TRANSPORT:-shm}
 TEST_NAME=$(basename "$0" .sh)
 PASSED=0
 FAILED=0
@@ -45,9 +47,29 @@ setup() {
   # a disk filesystem the kernel keeps writing the ring pages back to disk.
   SHM=$(mktemp -d /dev/shm/intervmfs-shell.XXXXXX)
   MS=$SHM/ms
+  if [ "$TRANSPORT" = port ]; then
+    # Two private copies, one per side, as two guests without shared memory
+    # have, kept in step over a Unix socket (a listens, b connects).
+    MS_A=$SHM/ms-a MS_B=$SHM/ms-b
+    $IVFS format --memsections "$MS_A" "$@" >/dev/null && $IVFS format --memsections "$MS_B" "$@" >/dev/null || { echo "format failed"; exit 1; }
+    $IVFS mount "$A" --memsections "$MS_A" --side a --notify "$NOTIFY" --port "unix-listen:$WORK/port.sock" --log "$WORK/a.log" >/dev/null || { echo "mount a failed"; exit 1; }
+    $IVFS mount "$B" --memsections "$MS_B" --side b --notify "$NOTIFY" --port "unix:$WORK/port.sock" --log "$WORK/b.log" >/dev/null || { echo "mount b failed"; exit 1; }
+    # Joined once each copy shows the other side attached.
+    local i
+    for i in $(seq 1 50); do
+      attached_in "$MS_A" 1 && attached_in "$MS_B" 0 && return 0
+      sleep 0.1
+    done
+    echo "the two sides did not join over the port"; exit 1
+  fi
   $IVFS format --memsections "$MS" "$@" >/dev/null || { echo "format failed"; exit 1; }
   $IVFS mount "$A" --memsections "$MS" --side a --notify "$NOTIFY" --log "$WORK/a.log" >/dev/null || { echo "mount a failed"; exit 1; }
   $IVFS mount "$B" --memsections "$MS" --side b --notify "$NOTIFY" --log "$WORK/b.log" >/dev/null || { echo "mount b failed"; exit 1; }
+}
+
+# attached_in SET SIDE: whether `status` of SET shows side SIDE (0 a, 1 b) attached.
+attached_in() {
+  $IVFS status --memsections "$1" --json 2>/dev/null | node -e 'process.exit(JSON.parse(require("fs").readFileSync(0, "utf8")).sides[process.argv[1]].attached ? 0 : 1)' "$2"
 }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -55,7 +77,7 @@ digest() { sha256sum < "$1" | cut -d' ' -f1; }
 
 # Ends the test: the counts go to run.sh, the exit status says pass or fail.
 finish() {
-  echo "$TEST_NAME: $PASSED passed, $FAILED failed (notify $NOTIFY)"
+  echo "$TEST_NAME: $PASSED passed, $FAILED failed (notify $NOTIFY, $TRANSPORT)"
   if [ "$FAILED" -ne 0 ]; then
     for log in "$WORK"/a.log "$WORK"/b.log; do echo "--- $log (last lines)"; tail -n 20 "$log" 2>/dev/null; done
   fi

@@ -50,8 +50,8 @@ describe('port transport: two private sets joined by a socket', function () {
     a = s.open(setA.paths);
     b = s.open(setB.paths);
     const [fdA, fdB] = socketPair();
-    a.openPort(fdA);
-    b.openPort(fdB);
+    a.openPort(`fd:${fdA}`);
+    b.openPort(`fd:${fdB}`);
     a.attach(SIDE_A, 'futex', process.pid, 'port-a', Date.now(), { tickMs: 60_000 });
     b.attach(SIDE_B, 'futex', process.pid, 'port-b', Date.now(), { tickMs: 60_000 });
     a.startNotifier();

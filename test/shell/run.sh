@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every shell transfer test (t*.sh) with each notifier and prints a
-# summary; exits non-zero if any test failed. Usage: run.sh [t10 t20 ...]
+# Runs every shell transfer test (t*.sh) with each notifier, then over the
+# port transport, and prints a summary; exits non-zero if any test failed. Usage: run.sh [t10 t20 ...]
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 NOTIFIERS=${NOTIFIERS:-futex poll}
@@ -23,5 +23,15 @@ for notify in $NOTIFIERS; do
     if ! NOTIFY=$notify bash "$t"; then failed+=("$(basename "$t" .sh)/$notify"); fi
   done
 done
+# The same transfers between two private sets joined by a port (mount
+# --port over a Unix socket), with futex; t60 is about mount(8) itself.
+if [ "${PORT_TESTS:-1}" = 1 ]; then
+  for t in "${tests[@]}"; do
+    case $(basename "$t") in t60*) continue ;; esac
+    total=$((total + 1))
+    echo "== $(basename "$t" .sh) (port transport, notify futex)"
+    if ! TRANSPORT=port NOTIFY=futex bash "$t"; then failed+=("$(basename "$t" .sh)/port"); fi
+  done
+fi
 echo "shell tests: $((total - ${#failed[@]})) of $total passed${failed:+; failed: ${failed[*]}}"
 [ ${#failed[@]} -eq 0 ]

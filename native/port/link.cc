@@ -119,7 +119,9 @@ class Inherited : public Link {
 class Device : public Link {
  public:
   explicit Device(std::string spec) : spec_(std::move(spec)) {
-    fd_ = open(spec_.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
+    // Non-blocking: a virtio port's write blocks while its host end is not
+    // connected, and the transport must still see a stop.
+    fd_ = open(spec_.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd_ < 0 && errno == EBUSY) refuse("port " + spec_ + " is held by another process (a virtio port takes one opener)");
     if (fd_ < 0) refuse("port " + spec_ + ": " + errno_text());
     struct stat st;
@@ -131,10 +133,11 @@ class Device : public Link {
   ~Device() override { ::close(fd_); }
   int next_session(int stop_fd) override {
     // A port whose host end is not connected reports a hang-up at once:
-    // look again every heartbeat instead of spinning.
+    // look again every heartbeat instead of spinning. Connected, it is
+    // quiet until a side speaks: the session starts without waiting.
     for (;;) {
       pollfd fds[2] = {{stop_fd, POLLIN, 0}, {fd_, POLLIN, 0}};
-      poll(fds, 2, -1);
+      poll(fds, 2, 0);
       if (fds[0].revents & POLLIN) return -1;
       if (!(fds[1].revents & POLLHUP)) return fd_;
       if (stopped_while_waiting(stop_fd, -1, int(kHeartbeatMs))) return -1;

@@ -1,5 +1,6 @@
 #include "port_transport.h"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -80,7 +81,6 @@ void PortTransport::start(uint32_t side, std::shared_ptr<ChannelTable> table) {
     // Not on the RX thread (a forwarded operation): the ACK comes through it.
     if (t->side_ == 0 && !on_rx_thread) t->wait_for_ack(load_acquire(&t->set_->header()->table_version));
   };
-  my_nonce_ = random_nonce();
   rx_ = std::thread([this] { rx_run(); });
   tx_ = std::thread([this] { tx_run(); });
 }
@@ -122,12 +122,27 @@ bool PortTransport::send_all(const std::vector<uint8_t> &bytes) {
   const int fd = fd_.load();
   if (fd < 0) return false;
   size_t off = 0;
+  uint64_t give_up_at = 0;  // once stopping: the last state gets a bounded while to leave
   while (off < bytes.size()) {
     ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == ENOTSOCK) n = write(fd, bytes.data() + off, bytes.size() - off);
+    if (n > 0) {
+      off += size_t(n);
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += size_t(n);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // The far side reads slowly, or a virtio port's host end is away:
+      // wait for room, but hear a stop (the eventfd stays readable after
+      // one, so it is only asked before).
+      const bool stopping = stopping_.load();
+      if (stopping && give_up_at == 0) give_up_at = monotonic_ms() + kLivenessWatchMs;
+      if (stopping && monotonic_ms() > give_up_at) return false;
+      pollfd fds[2] = {{fd, POLLOUT, 0}, {stop_fd_, POLLIN, 0}};
+      poll(fds, stopping ? 1 : 2, int(kHeartbeatMs));
+      continue;
+    }
+    return false;
   }
   std::lock_guard<std::mutex> s(mu_);
   state_.bytes_out += bytes.size();
@@ -163,7 +178,12 @@ void PortTransport::rx_run() {
       std::lock_guard<std::mutex> g(mu_);
       state_.state = "handshaking";
     }
+    // Non-blocking, so that neither thread can be stuck in a call at stop.
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fd_ = fd;
+    // A nonce per session: a peer that stayed on the line (a virtio port)
+    // sees that this is a new one and starts over too.
+    my_nonce_ = random_nonce();
     {
       std::lock_guard<std::mutex> g(mu_);
       acked_version_ = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds (or reuses) what a test guest boots: Debian's kernel, unpacked from
 # the linux-image-amd64 package, and a small initramfs with busybox and the
-# modules for virtio, 9p, FUSE, VFIO (the doorbell interrupt) and virtio-net
+# modules for virtio, 9p, FUSE, VFIO (the doorbell interrupt), virtio-net and
+# virtio-serial (virtio_console: the port transport's round)
 # (TCP between the guests, the bench's yardstick). Cached in ~/.cache/intervmfs/guest-<kernel>,
 # keyed by the kernel version and this script's and guest-init.sh's contents.
 # Prints the cache folder (kernel at vmlinuz, initramfs at initrd.img).
@@ -46,7 +47,7 @@ mkdir -p "$root"/{bin,dev,proc,sys,host,results,modules}
 cp /bin/busybox "$root/bin/busybox"
 # Modules in load order, with their dependencies.
 : > "$root/modules/order"
-for m in virtio_pci 9pnet_virtio 9p fuse vfio_iommu_type1 vfio_pci virtio_net; do
+for m in virtio_pci 9pnet_virtio 9p fuse vfio_iommu_type1 vfio_pci virtio_net virtio_console; do
   modprobe -d "$work/kernel" -S "$version" --show-depends "$m" | awk '$1 == "insmod" {print $2}' | while read -r ko; do
     name=$(basename "$ko")
     grep -qx "$name" "$root/modules/order" && continue

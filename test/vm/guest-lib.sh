@@ -48,10 +48,11 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # Interrupts this guest took from the doorbell (the VFIO MSI-X lines).
 doorbell_irqs() { awk '/vfio-msix/ { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i } END { print n + 0 }' /proc/interrupts; }
 # mount_side NOTIFY [OPTION...]: mounts this guest's side on $MNT with those
-# mount options too; sets DAEMON (its pid).
+# mount options too (of the set $MOUNT_SET, by default the ivshmem BAR);
+# sets DAEMON (its pid).
 mount_side() {
   mkdir -p $MNT
-  if ! $IVFS mount $MNT --memsections $IVSHMEM --side "$SIDE" --notify "$1" "${@:2}" --log "/run/ivfs-$1.log" > /run/mount.out 2>&1; then
+  if ! $IVFS mount $MNT --memsections "${MOUNT_SET:-$IVSHMEM}" --side "$SIDE" --notify "$1" "${@:2}" --log "/run/ivfs-$1.log" > /run/mount.out 2>&1; then
     say "FAIL mount with --notify $1: $(cat /run/mount.out)"; return 1
   fi
   DAEMON=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' /run/mount.out)

@@ -3,7 +3,8 @@
 # mounts its side of the ivshmem region and does its half of each step, in
 # step with the other guest through files in the shared results folder.
 # The whole suite runs once per notifier named in $3 (poll,doorbell), each
-# round on its own mount and its own channels. Every outcome is a line
+# round on its own mount and its own channels; the round named port runs it
+# on private sets joined by a virtio-serial port instead (mount --port). Every outcome is a line
 # "VMTEST <side> ok|FAIL|figure ..." on the console and in <results>/<side>.log.
 . "$(dirname "$0")/guest-lib.sh"
 digest() { sha256sum | cut -d' ' -f1; }
@@ -19,8 +20,24 @@ if [[ $N == */* ]]; then
   P=x
   MINE=$([ "$SIDE" = a ] && echo "${N%/*}" || echo "${N#*/}")
 fi
-mount_side "$MINE" || return 1
-say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
+if [ "$N" = port ]; then
+  # No shared memory: a private set in this guest, kept in step with the
+  # other guest's over the virtio-serial port QEMU joined to it.
+  MINE=futex
+  local vport
+  vport=/dev/$(basename "$(dirname "$(grep -lx org.intervmfs.port0 /sys/class/virtio-ports/*/name)")")
+  check "[$N] the virtio-serial port org.intervmfs.port0 is $vport" [ -c "$vport" ]
+  $IVFS format --memsections /run/port-set --channels 32 --data-size 32M > /dev/null || { say "FAIL [$N] format of the private set"; return 1; }
+  MOUNT_SET=/run/port-set mount_side futex --port "$vport" || return 1
+  say "ok [$N] mounted side $SIDE on a private set over the port $vport ($(cat /run/mount.out))"
+  joined() { $IVFS status --memsections /run/port-set 2>/dev/null | grep -q "^  $OTHER: attached pid"; }
+  local until=$(( $(date +%s) + 60 ))  # status takes seconds under TCG: a deadline, not a count
+  until joined || [ "$(date +%s)" -gt $until ]; do sleep 0.5; done
+  check "[$N] the other guest's side shows attached through the port" joined
+else
+  mount_side "$MINE" || return 1
+  say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"
+fi
 check "[$N] the daemon (pid $DAEMON) runs the installed package" in_install "$DAEMON"
 barrier $T-mounted
 if [ "$MINE" = doorbell ]; then
@@ -64,7 +81,7 @@ if [ "$SIDE" = b ]; then
   barrier $T-timed
   wait $p1
   irqs=$(( $(doorbell_irqs) - i0 ))
-  say "figure [$N] doorbell interrupts taken by guest b while receiving $BIG: $irqs"
+  [ "$N" = port ] || say "figure [$N] doorbell interrupts taken by guest b while receiving $BIG: $irqs"
   if [ "$N" = poll/doorbell ]; then
     check "[$N] guest b, which sleeps on doorbell interrupts, was interrupted by guest a, which polls ($irqs interrupts)" [ "$irqs" -gt 0 ]
   fi
@@ -76,7 +93,7 @@ else
   barrier $T-timed
   i0=$(doorbell_irqs)
   $PEER send $MNT/${P}td $MNT/${P}tk $big 1048576 verify > "$R/a.$T.oneshot.json"
-  say "figure [$N] doorbell interrupts taken by guest a while sending $BIG: $(( $(doorbell_irqs) - i0 ))"
+  [ "$N" = port ] || say "figure [$N] doorbell interrupts taken by guest a while sending $BIG: $(( $(doorbell_irqs) - i0 ))"
   barrier $T-ping
   $PEER ping $MNT/${P}pd $MNT/${P}pk 2000 64 > "$R/a.$T.ping.json"
   say "figure intervmfs $N guest to guest: $BIG one-shot $(cat "$R/a.$T.oneshot.json"), 64 B round trip $(cat "$R/a.$T.ping.json")"

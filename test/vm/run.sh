@@ -24,7 +24,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TIMEOUT=${VM_TIMEOUT:-900}
-NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell,poll/doorbell}
+NOTIFIERS=${VM_NOTIFIERS:-poll,doorbell,poll/doorbell,port}
 SCRIPT=$ROOT/test/vm/${VM_SCRIPT:-guest-test.sh}
 [ -f "$SCRIPT" ] || { echo "vm: no guest script $SCRIPT"; exit 1; }
 # guest-areas.sh: three guests (vm1, vm2, vm3) on one ivshmem-doorbell
@@ -123,6 +123,12 @@ boot() {
     local mine=$NET_PORT theirs=$((NET_PORT + 1)) ip=192.168.77.1
     [ "$side" = b ] && mine=$((NET_PORT + 1)) theirs=$NET_PORT ip=192.168.77.2
     net=(-netdev "socket,id=net0,udp=127.0.0.1:$theirs,localaddr=127.0.0.1:$mine" -device virtio-net-pci,netdev=net0,addr=0x12)
+    # A virtio-serial port each, joined by QEMU over a Unix socket (guest
+    # a's QEMU listens, guest b's connects and retries every second): the
+    # port transport's round (--port).
+    local chardev="socket,id=port0,path=$WORK/port.sock,server=on,wait=off"
+    [ "$side" = b ] && chardev="socket,id=port0,path=$WORK/port.sock,reconnect=1"
+    net+=(-device virtio-serial-pci,addr=0x13 -chardev "$chardev" -device virtserialport,chardev=port0,name=org.intervmfs.port0)
     kargs=" ivfs.ip=$ip ivfs.tcp=192.168.77.2"
   fi
   # q35 with intel-iommu: VFIO, through which the guest waits for the

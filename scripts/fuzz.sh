@@ -6,6 +6,7 @@
 #   fuzz_engine the FIFO engine of both sides, with the peer scribbling on a channel
 #   fuzz_registry an area region's registry patched anywhere, then attach, detach, heartbeat, remove
 #   fuzz_wire   the port transport's stream decoder fed a hostile byte stream in chunks
+#   fuzz_port   the port transport's mirror applying a hostile peer's frames to a set, its TX side checked for valid wire
 # Each runs for SECONDS (default 60); a crash stops the run with a non-zero
 # exit and leaves the crashing input in the work folder, which is printed.
 set -euo pipefail
@@ -28,9 +29,11 @@ echo "fuzz: building with $($CXX --version | head -1)"
   "$ROOT/native/memsection_set.cc" "$ROOT/native/name_index.cc" "$ROOT/native/notifier.cc" "$ROOT/native/doorbell.cc" "$ROOT/native/doorbell_hub.cc" -o "$WORK/bin/fuzz_engine"
 "$CXX" "${FLAGS[@]}" "$ROOT/native/fuzz/fuzz_registry.cc" "$ROOT/native/area_registry.cc" "$ROOT/native/memsection_set.cc" -o "$WORK/bin/fuzz_registry"
 "$CXX" "${FLAGS[@]}" "$ROOT/native/fuzz/fuzz_wire.cc" "$ROOT/native/port/wire.cc" "$ROOT/native/channel_table.cc" "$ROOT/native/memsection_set.cc" -o "$WORK/bin/fuzz_wire"
+"$CXX" "${FLAGS[@]}" "$ROOT/native/fuzz/fuzz_port.cc" "$ROOT/native/port/mirror.cc" "$ROOT/native/port/wire.cc" "$ROOT/native/channel_table.cc" \
+  "$ROOT/native/memsection_set.cc" "$ROOT/native/notifier.cc" "$ROOT/native/doorbell.cc" "$ROOT/native/doorbell_hub.cc" -o "$WORK/bin/fuzz_port"
 
 status=0
-for h in fuzz_ring fuzz_table fuzz_engine fuzz_registry fuzz_wire; do
+for h in fuzz_ring fuzz_table fuzz_engine fuzz_registry fuzz_wire fuzz_port; do
   corpus="$WORK/corpus-$h"
   mkdir -p "$corpus"
   cp "$ROOT/native/fuzz/corpus/${h#fuzz_}"/* "$corpus"/ 2>/dev/null || true

@@ -73,6 +73,9 @@ void Mirror::pin_entry(ChannelEntry &e) {
 }
 
 void Mirror::pin() {
+  // Entries the table makes from now on (a local mknod, one forwarded by
+  // side b) are pinned as they are made, before they are live.
+  table_.peer_waiting_pin = kWaitingPoll;
   SideState &p = set_.header()->side[peer()];
   store_release(&p.doorbell_id, 0u);
   store_release(&p.notify_mode, uint32_t(kNotifyFutex));  // our TX thread sleeps on its bell with FUTEX_WAIT

@@ -62,7 +62,6 @@ void PortTransport::start(uint32_t side, std::shared_ptr<ChannelTable> table) {
   table_ = std::move(table);
   mirror_ = std::make_unique<Mirror>(*set_, side_, *table_);
   mirror_->pin();
-  table_->peer_waiting_pin = kWaitingPoll;  // and every entry the table makes from now on
   // Whatever the file says of the peer is from an earlier session.
   mirror_->disconnect_reset();
   // The table may outlive us (a worker thread's TableHold): the hooks hold

@@ -8,7 +8,7 @@
 // fields, ranges, names, who may send it. What needs the rings or the table
 // belongs to the mirror layer (native/port/mirror.{h,cc}), which applies the
 // frame: DATA start == our head of the peer's ring and the room behind our
-// tail; a CONSUMER tail between the mirrored tail and what we sent; the
+// tail; a CONSUMER tail between the mirrored tail and our head; the
 // generation of a slot-addressed frame; POSITION ranges and the `awaiting`
 // set; ENTRY generation and state rules (1.3); TABLE versions increasing; a
 // TABLE_RESULT for a pending request; at most 64 TABLE_OPs outstanding.

@@ -57,6 +57,16 @@ workloads() {
   fi
 }
 
+# What waiting costs: the receiving daemon's CPU while a reader sits on an
+# empty channel of the mount for 3 s (side b).
+idle_cost() {
+  cat "$MNT/idle" > /dev/null &
+  local reader=$! c0 c1
+  sleep 1; c0=$(cpu_ticks "$DAEMON"); sleep 3; c1=$(cpu_ticks "$DAEMON")
+  kill -TERM $reader 2>/dev/null; wait $reader 2>/dev/null
+  echo "{\"round\":$ROUND,\"channel\":\"$1\",\"workload\":\"idle reader\",\"cpu_ms\":$(( (c1 - c0) * 10 )),\"seconds\":3}" >> "$OUT"
+}
+
 ROUND=0
 for N in $NOTIFIERS; do
   ROUND=$((ROUND + 1))
@@ -66,14 +76,8 @@ for N in $NOTIFIERS; do
   barrier "$ROUND-channels"
   say "progress round $ROUND: intervmfs $N"
   workloads "$MNT/data" "$MNT/ack" "intervmfs $N"
-  # What waiting costs: the receiving daemon's CPU while a reader sits on an
-  # empty channel for 3 s.
   if [ "$SIDE" = b ]; then
-    cat "$MNT/idle" > /dev/null &
-    reader=$!
-    sleep 1; c0=$(cpu_ticks "$DAEMON"); sleep 3; c1=$(cpu_ticks "$DAEMON")
-    kill -TERM $reader 2>/dev/null; wait $reader 2>/dev/null
-    echo "{\"round\":$ROUND,\"channel\":\"intervmfs $N\",\"workload\":\"idle reader\",\"cpu_ms\":$(( (c1 - c0) * 10 )),\"seconds\":3}" >> "$OUT"
+    idle_cost "intervmfs $N"
   elif [ "$SIDE" = a ]; then
     say "progress round $ROUND: kernel FIFO inside guest a"
     rm -f /run/fd /run/fk && mkfifo /run/fd /run/fk
@@ -117,6 +121,19 @@ for N in $NOTIFIERS; do
       say "progress round $ROUND: TCP between the guests"
       LOCKSTEP=tcp workloads "tcp:$IVFS_TCP:5577" - "TCP between the guests"
       barrier "$ROUND-tcp"
+    fi
+    # The same channels without shared memory: private sets kept in step
+    # over the virtio-serial port QEMU joined between the guests (--port).
+    if [ -n "$(virtio_port)" ]; then
+      mount_port || exit 1
+      if [ "$SIDE" = a ]; then for c in data ack idle; do [ -e "$MNT/$c" ] || mknod "$MNT/$c" p; done; fi
+      barrier "$ROUND-port-channels"
+      say "progress round $ROUND: intervmfs over the port"
+      workloads "$MNT/data" "$MNT/ack" "intervmfs port (virtio-serial)"
+      if [ "$SIDE" = b ]; then idle_cost "intervmfs port (virtio-serial)"; fi
+      barrier "$ROUND-port-measured"
+      out=$($IVFS unmount $MNT 2>&1) || say "FAIL unmount: $out"
+      barrier "$ROUND-port-unmounted"
     fi
     # Library ↔ mount: guest a's end a program on the library (its side
     # freed), guest b's the C peer on a mount of side b; b makes the channels.

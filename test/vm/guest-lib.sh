@@ -57,3 +57,27 @@ mount_side() {
   fi
   DAEMON=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' /run/mount.out)
 }
+
+# The virtio-serial port QEMU joined to the other guest's (run.sh), as
+# /dev/vportNpM (no udev here, so no /dev/virtio-ports/ names).
+virtio_port() {
+  local name
+  name=$(grep -lx org.intervmfs.port0 /sys/class/virtio-ports/*/name 2>/dev/null | head -n 1)
+  [ -n "$name" ] && echo "/dev/$(basename "$(dirname "$name")")"
+}
+port_joined() { $IVFS status --memsections /run/port-set 2>/dev/null | grep -q "^  $OTHER: attached pid"; }
+# mount_port [OPTION...]: this guest's side on a private set (/run/port-set,
+# formatted alike in both guests) kept in step with the other guest's over
+# that port (mount --port); returns once the other side shows attached
+# through it. status takes seconds under TCG: a deadline, not a count.
+mount_port() {
+  local vport until
+  vport=$(virtio_port) || { say "FAIL no virtio-serial port named org.intervmfs.port0"; return 1; }
+  if [ ! -e /run/port-set/control ]; then
+    $IVFS format --memsections /run/port-set --channels 32 --data-size 32M > /dev/null || { say "FAIL format of the private set /run/port-set"; return 1; }
+  fi
+  MOUNT_SET=/run/port-set mount_side futex --port "$vport" "$@" || return 1
+  until=$(( $(date +%s) + 60 ))
+  until port_joined || [ "$(date +%s)" -gt $until ]; do sleep 0.5; done
+  port_joined || { say "FAIL side $OTHER did not show attached through $vport within 60 s"; return 1; }
+}

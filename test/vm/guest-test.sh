@@ -24,16 +24,8 @@ if [ "$N" = port ]; then
   # No shared memory: a private set in this guest, kept in step with the
   # other guest's over the virtio-serial port QEMU joined to it.
   MINE=futex
-  local vport
-  vport=/dev/$(basename "$(dirname "$(grep -lx org.intervmfs.port0 /sys/class/virtio-ports/*/name)")")
-  check "[$N] the virtio-serial port org.intervmfs.port0 is $vport" [ -c "$vport" ]
-  $IVFS format --memsections /run/port-set --channels 32 --data-size 32M > /dev/null || { say "FAIL [$N] format of the private set"; return 1; }
-  MOUNT_SET=/run/port-set mount_side futex --port "$vport" || return 1
-  say "ok [$N] mounted side $SIDE on a private set over the port $vport ($(cat /run/mount.out))"
-  joined() { $IVFS status --memsections /run/port-set 2>/dev/null | grep -q "^  $OTHER: attached pid"; }
-  local until=$(( $(date +%s) + 60 ))  # status takes seconds under TCG: a deadline, not a count
-  until joined || [ "$(date +%s)" -gt $until ]; do sleep 0.5; done
-  check "[$N] the other guest's side shows attached through the port" joined
+  mount_port || return 1
+  say "ok [$N] mounted side $SIDE on a private set over the port $(virtio_port), side $OTHER attached through it ($(cat /run/mount.out))"
 else
   mount_side "$MINE" || return 1
   say "ok [$N] mounted side $SIDE over the ivshmem BAR ($(cat /run/mount.out))"

@@ -125,6 +125,23 @@ for N in $NOTIFIERS; do
     # The same channels without shared memory: private sets kept in step
     # over the virtio-serial port QEMU joined between the guests (--port).
     if [ -n "$(virtio_port)" ]; then
+      if [ "$ROUND" = 1 ]; then
+        # Once, before the port has carried anything: the port alone, a
+        # Python program at each end (port-raw.py), the floor under the
+        # transport's figures.
+        say "progress round $ROUND: the virtio-serial port alone"
+        raw="python3 $ROOT/test/vm/port-raw.py $(virtio_port)"
+        big=$(bytes "$BIG")
+        if [ "$SIDE" = a ]; then
+          out=$($raw ping $PINGS 64)
+          record "virtio-serial port alone" "ping-pong 64 B" "\"p50\":$(field p50 "$out"),\"p99\":$(field p99 "$out")"
+          record "virtio-serial port alone" "one-shot $big" "\"ns\":$(field ns "$($raw send "$big")")"
+          record "virtio-serial port alone" "stream 128 KiB writes" "\"ns\":$(field ns "$($raw send $STREAM)"),\"bytes\":$STREAM"
+        else
+          $raw pong $PINGS 64 && $raw sink "$big" && $raw sink $STREAM
+        fi
+        barrier "$ROUND-port-raw"
+      fi
       mount_port || exit 1
       if [ "$SIDE" = a ]; then for c in data ack idle; do [ -e "$MNT/$c" ] || mknod "$MNT/$c" p; done; fi
       barrier "$ROUND-port-channels"

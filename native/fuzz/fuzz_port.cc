@@ -7,7 +7,7 @@
 // does), at input-chosen positions. Then a byte stream in input-chosen chunks
 // goes through an established decoder into Mirror::apply(); a decoder error
 // or a refused frame ends the session (disconnect_reset, a new session). In
-// between, the TX side runs (scan, take_replies, sync_dump, begin_session)
+// between, the TX side runs (scan, take_replies, sync_dump, a new session)
 // and the local engine reads and writes rings (ring.h). Checks, abort() on a
 // violation:
 //  - no crash, no undefined behaviour (ASan, UBSan);
@@ -193,7 +193,7 @@ class Harness {
   // The session is over (a decoder error, a refused frame, the link gone);
   // the next begins as the transport begins one.
   void end_session() {
-    TRACE("  session ends: disconnect_reset, begin_session, sync_dump\n");
+    TRACE("  session ends: disconnect_reset, open_session, begin_session, sync_dump\n");
     mirror_.disconnect_reset();
     decoder_.reset();
     decoder_.establish();
@@ -202,6 +202,7 @@ class Harness {
   }
 
   void new_session() {
+    mirror_.open_session();  // the RX thread's part, at establishment
     mirror_.begin_session();
     std::vector<uint8_t> out;
     mirror_.sync_dump(out);

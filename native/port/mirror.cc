@@ -92,23 +92,30 @@ ChannelEntry *Mirror::current(uint32_t slot, uint32_t generation) const {
 
 // --- TX ----------------------------------------------------------------------
 
-void Mirror::begin_session() {
-  {
-    std::lock_guard<std::mutex> g(replies_mu_);
-    replies_.clear();
-    resumes_.clear();
+void Mirror::open_session() {
+  // On the RX thread, before it applies the session's first frame: a
+  // POSITION may come before the TX thread has seen the session begin.
+  std::lock_guard<std::mutex> g(replies_mu_);
+  replies_.clear();
+  resumes_.clear();
+  for (uint32_t slot = 0; slot < capacity_; slot++) {
+    ChannelEntry *e = entry(slot);
+    const uint32_t state = load_acquire(&e->state), generation = load_acquire(&e->generation);
+    awaiting_[slot].store(state == kLive || state == kUnlinked ? generation : 0);
   }
+}
+
+void Mirror::begin_session() {
+  // Resumes already posted for this session stay: the next scan takes them.
   table_known_ = side_known_ = false;
   for (uint32_t slot = 0; slot < capacity_; slot++) {
     SlotShadow &s = shadow_[slot];
     s = SlotShadow{};
     ChannelEntry *e = entry(slot);
     const uint32_t state = load_acquire(&e->state), generation = load_acquire(&e->generation);
-    awaiting_[slot].store(0);
     if (state != kLive && state != kUnlinked) continue;
     s.known = s.awaiting = true;
     s.generation = generation;
-    awaiting_[slot].store(generation);
   }
 }
 
@@ -270,7 +277,6 @@ bool Mirror::scan(std::vector<uint8_t> &out, size_t budget) {
     s.generation = r.generation;
     s.awaiting = false;
     s.sent_head = r.head;
-    awaiting_[slot].store(0);
   }
   SideRecord sr{};
   const SideState &me = set_.header()->side[side_];
@@ -411,6 +417,7 @@ std::string Mirror::apply_position(const PositionRecord &r) {
     full_fence();
     wake_ring_waiters(set_.header()->side[side_], load_acquire(&out.producer_waiting), &out.producer_wake, nullptr);
   }
+  awaiting_[r.slot].store(0);  // one POSITION per slot and session
   std::lock_guard<std::mutex> g(replies_mu_);
   resumes_[r.slot] = Resume{r.generation, r.received_head};
   return "";

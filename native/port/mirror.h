@@ -46,9 +46,13 @@ class Mirror {
   // again whenever an entry is rewritten). Any thread, before the others run.
   void pin();
 
+  // --- RX thread, at establishment, before the session's first frame --------
+  // Every channel we hold now waits for the peer's POSITION before its bytes
+  // flow again; replies of the last session are dropped.
+  void open_session();
+
   // --- TX thread ------------------------------------------------------------
-  // A new session: forget what was sent; every channel we hold waits for the
-  // peer's POSITION before its bytes flow again.
+  // A new session (after open_session): forget what was sent.
   void begin_session();
   // The sync dump: a POSITION per channel we hold, then SYNC_END.
   void sync_dump(std::vector<uint8_t> &out);

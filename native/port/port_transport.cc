@@ -264,6 +264,7 @@ void PortTransport::run_session() {
         if (h->echo == my_nonce_) got_echo = true;
         if (sent_echo && got_echo && !established_) {
           decoder.establish();
+          mirror_->open_session();
           {
             std::lock_guard<std::mutex> g(mu_);
             state_.state = "established";

@@ -9,6 +9,8 @@
 // of another geometry refusing each other by name.
 import { expect } from 'chai';
 import { createHash } from 'crypto';
+import net from 'net';
+import path from 'path';
 import { addon, Memsections } from '../../src/native';
 import { EngineSide, O_RDONLY, O_WRONLY, readExactly } from './engine-side';
 import { delay, pattern, SMALL, useScratch } from './helpers';
@@ -38,8 +40,10 @@ describe('port transport: two private sets joined by a socket', function () {
   const s = useScratch();
   let a: Memsections, b: Memsections, A: EngineSide, B: EngineSide, ringSize: number;
   const engines: EngineSide[] = [];
-  afterEach(() => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
     for (const e of engines.splice(0)) e.stop();
+    for (const c of cleanups.splice(0)) await c();
   });
 
   /** Two sets of one geometry, one per side, joined and attached. */
@@ -138,6 +142,81 @@ describe('port transport: two private sets joined by a socket', function () {
     expect(a.sides()[SIDE_B].attached).to.equal(false);
     expect(a.portState().state).to.equal('closed');
     expect(a.portState().lastError, 'a clean detach is no error').to.equal('');
+  });
+
+  it('survives a link that drops: bytes already across are read, then end of file; mknod on b is ENOTCONN; after it comes back, channels made meanwhile are listed and bytes flow again', async () => {
+    // b reaches a through a relay the test can cut (a listens, b connects
+    // and retries every 250 ms), as two guests' QEMUs would.
+    const dir = s.tempDir();
+    const aSock = path.join(dir, 'a.sock');
+    const relaySock = path.join(dir, 'relay.sock');
+    let links: net.Socket[] = [];
+    let relay = net.createServer();
+    const listen = () =>
+      new Promise<void>((resolve) => {
+        relay = net.createServer((down) => {
+          const up = net.connect(aSock);
+          for (const sock of [down, up]) sock.on('error', () => undefined);
+          down.pipe(up);
+          up.pipe(down);
+          links.push(down, up);
+        });
+        relay.listen(relaySock, resolve);
+      });
+    // Closed first, so that b's next try (every 250 ms) finds nobody.
+    const cut = () =>
+      new Promise<void>((resolve) => {
+        relay.close(() => resolve());
+        for (const sock of links) sock.destroy();
+        links = [];
+      });
+    cleanups.push(cut);
+    await listen();
+    const setA = s.formatted(SMALL.capacity, SMALL.dataSize);
+    const setB = s.formatted(SMALL.capacity, SMALL.dataSize);
+    ringSize = setA.geometry.ringSize;
+    a = s.open(setA.paths);
+    b = s.open(setB.paths);
+    a.openPort(`unix-listen:${aSock}`);
+    b.openPort(`unix:${relaySock}`);
+    a.attach(SIDE_A, 'futex', process.pid, 'port-a', Date.now(), { tickMs: 60_000 });
+    b.attach(SIDE_B, 'futex', process.pid, 'port-b', Date.now(), { tickMs: 60_000 });
+    a.startNotifier();
+    b.startNotifier();
+    A = new EngineSide(a);
+    B = new EngineSide(b);
+    engines.push(A, B);
+    const established = () => a.portState().state === 'established' && b.portState().state === 'established';
+    await until('both ports are established', established);
+
+    const ch = await channel('cut');
+    const r = B.open(ch, O_RDONLY);
+    const w = A.open(ch, O_WRONLY);
+    const sent = pattern(3, ringSize);
+    expect(await A.writeAsync(w, sent)).to.equal(ringSize);
+    await until("the ring's bytes are in b's copy", () => b.channels().find((c) => c.name === 'cut')?.rings[0].head === ringSize);
+
+    await cut();
+    await until('each side sees the other detached', () => !a.sides()[SIDE_B].attached && !b.sides()[SIDE_A].attached);
+    expect(sha(await readExactly(B, r, ringSize, 4096)), 'what had crossed before the cut').to.equal(sha(sent));
+    expect((await B.readAsync(r, 10)).n, 'then end of file: the writer went with its side').to.equal(0);
+    expect(await A.writeAsync(w, Buffer.from('x')), 'and EPIPE for the writer on a').to.equal(EPIPE);
+    expect((await b.createChannel('during', 0o600, 0, 0, Date.now())).errno, "b's mknod while a cannot be reached").to.equal(-107);
+    expect((await a.createChannel('made-during-cut', 0o600, 0, 0, Date.now())).errno).to.equal(0);
+    A.release(w);
+    B.release(r);
+
+    await listen();
+    await until('both ports are established again', established);
+    await until('the channel made during the cut is listed on b', () => b.lookupChannel('made-during-cut') !== undefined);
+    await until('each side sees the other attached', () => a.sides()[SIDE_B].attached && b.sides()[SIDE_A].attached);
+    const r2 = B.open(ch, O_RDONLY);
+    const w2 = A.open(ch, O_WRONLY);
+    const again = pattern(9, 2 * ringSize + 7);
+    const got = readExactly(B, r2, again.length, 4096);
+    expect(await A.writeAsync(w2, again)).to.equal(again.length);
+    expect(sha(await got), 'bytes flow again from where each copy stood').to.equal(sha(again));
+    expect(a.portState().lastError + b.portState().lastError).to.equal('');
   });
 
   it('refuses a peer of another geometry, naming both, and stays unestablished', async () => {

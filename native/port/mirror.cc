@@ -2,24 +2,14 @@
 
 #include <cerrno>
 #include <cinttypes>
-#include <cstdarg>
-#include <cstdio>
 
 #include "../notifier.h"
 #include "../ring.h"
+#include "say.h"
 
 namespace ivfs {
 namespace port {
 namespace {
-
-__attribute__((format(printf, 1, 2))) std::string say(const char *fmt, ...) {
-  char buf[200];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  return buf;
-}
 
 // Whether `v` lies in [from, to] on free-running counters (to - from is at
 // most a ring, so the subtraction cannot wrap into a false yes).
@@ -42,6 +32,16 @@ EntryRecord identity(uint32_t slot, const ChannelEntry &e, uint32_t state, uint3
   std::memcpy(r.name, e.name, sizeof(r.name));
   r.name[sizeof(r.name) - 1] = 0;
   return r;
+}
+
+// What chmod, chown and touch change, as side a's ENTRY says.
+void set_attributes(ChannelEntry &e, const EntryRecord &r) {
+  e.mode = r.mode;
+  e.uid = r.uid;
+  e.gid = r.gid;
+  e.ctime_ms = r.ctime_ms;
+  e.atime_ms = r.atime_ms;
+  e.mtime_ms = r.mtime_ms;
 }
 
 bool same_identity(const EntryRecord &x, const EntryRecord &y) {
@@ -458,12 +458,7 @@ std::string Mirror::apply_entry(const EntryRecord &r) {
   if (held && generation == r.generation) {  // the same channel: attributes, and the state only forward
     if (r.state < state) return say("ENTRY for slot %u going back from state %u to %u", r.slot, state, r.state);
     if (std::memcmp(e->name, r.name, sizeof(r.name)) != 0) return say("ENTRY for slot %u renaming generation %u", r.slot, r.generation);
-    e->mode = r.mode;
-    e->uid = r.uid;
-    e->gid = r.gid;
-    e->ctime_ms = r.ctime_ms;
-    e->atime_ms = r.atime_ms;
-    e->mtime_ms = r.mtime_ms;
+    set_attributes(*e, r);
     if (r.state != state) store_release(&e->state, r.state);
     return "";
   }
@@ -475,12 +470,7 @@ std::string Mirror::apply_entry(const EntryRecord &r) {
   store_release(&e->state, uint32_t(kFree));  // not live while it is rewritten
   std::memset(static_cast<void *>(e), 0, sizeof(*e));
   e->generation = r.generation;
-  e->mode = r.mode;
-  e->uid = r.uid;
-  e->gid = r.gid;
-  e->ctime_ms = r.ctime_ms;
-  e->atime_ms = r.atime_ms;
-  e->mtime_ms = r.mtime_ms;
+  set_attributes(*e, r);
   std::memcpy(e->name, r.name, sizeof(e->name));
   e->ring[0].head = e->ring[0].tail = r.tail0;
   e->ring[1].head = r.head1;

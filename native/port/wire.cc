@@ -8,6 +8,7 @@
 
 #include "../channel_table.h"
 #include "../memsection_set.h"
+#include "say.h"
 
 namespace ivfs {
 namespace port {
@@ -41,15 +42,6 @@ constexpr TypeRule kRules[kLastFrameType + 1] = {
     {"BYE", sizeof(ByeRecord), kEither},
     {"TABLE_ACK", sizeof(TableAckRecord), kOnlyB},
 };
-
-__attribute__((format(printf, 1, 2))) std::string say(const char *fmt, ...) {
-  char buf[160];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  return buf;
-}
 
 template <class R>
 R record(const uint8_t *p) {

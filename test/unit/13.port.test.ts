@@ -46,16 +46,15 @@ describe('port transport: two private sets joined by a socket', function () {
     for (const c of cleanups.splice(0)) await c();
   });
 
-  /** Two sets of one geometry, one per side, joined and attached. */
-  async function join(capacityB = SMALL.capacity): Promise<void> {
+  /** A set per side (side b's of `capacityB` channels, rings alike), each kept in step over its link, attached. */
+  function attachBoth(linkA: string, linkB: string, capacityB = SMALL.capacity): void {
     const setA = s.formatted(SMALL.capacity, SMALL.dataSize);
     const setB = s.formatted(capacityB, (SMALL.dataSize / SMALL.capacity) * capacityB);
     ringSize = setA.geometry.ringSize;
     a = s.open(setA.paths);
     b = s.open(setB.paths);
-    const [fdA, fdB] = socketPair();
-    a.openPort(`fd:${fdA}`);
-    b.openPort(`fd:${fdB}`);
+    a.openPort(linkA);
+    b.openPort(linkB);
     a.attach(SIDE_A, 'futex', process.pid, 'port-a', Date.now(), { tickMs: 60_000 });
     b.attach(SIDE_B, 'futex', process.pid, 'port-b', Date.now(), { tickMs: 60_000 });
     a.startNotifier();
@@ -63,6 +62,12 @@ describe('port transport: two private sets joined by a socket', function () {
     A = new EngineSide(a);
     B = new EngineSide(b);
     engines.push(A, B);
+  }
+
+  /** The two sides joined by a socket pair. */
+  async function join(capacityB = SMALL.capacity): Promise<void> {
+    const [fdA, fdB] = socketPair();
+    attachBoth(`fd:${fdA}`, `fd:${fdB}`, capacityB);
   }
 
   async function joined(): Promise<void> {
@@ -172,20 +177,7 @@ describe('port transport: two private sets joined by a socket', function () {
       });
     cleanups.push(cut);
     await listen();
-    const setA = s.formatted(SMALL.capacity, SMALL.dataSize);
-    const setB = s.formatted(SMALL.capacity, SMALL.dataSize);
-    ringSize = setA.geometry.ringSize;
-    a = s.open(setA.paths);
-    b = s.open(setB.paths);
-    a.openPort(`unix-listen:${aSock}`);
-    b.openPort(`unix:${relaySock}`);
-    a.attach(SIDE_A, 'futex', process.pid, 'port-a', Date.now(), { tickMs: 60_000 });
-    b.attach(SIDE_B, 'futex', process.pid, 'port-b', Date.now(), { tickMs: 60_000 });
-    a.startNotifier();
-    b.startNotifier();
-    A = new EngineSide(a);
-    B = new EngineSide(b);
-    engines.push(A, B);
+    attachBoth(`unix-listen:${aSock}`, `unix:${relaySock}`);
     const established = () => a.portState().state === 'established' && b.portState().state === 'established';
     await until('both ports are established', established);
 

@@ -209,6 +209,18 @@ int ChannelTable::sweep() {
   return 0;
 }
 
+bool ChannelTable::adopt_if_pristine(uint64_t version, uint64_t now_ms, const std::function<void()> &write_entries) {
+  Locked lock(*this);
+  if (!lock.held() || load_acquire(&set_.header()->table_version) != 0) return false;
+  for (uint32_t i = 0; i < set_.geometry().capacity; i++) {
+    if (load_acquire(&set_.entry(i)->state) != kFree) return false;
+  }
+  write_entries();
+  store_relaxed(&set_.header()->table_changed_ms, now_ms);
+  store_release(&set_.header()->table_version, version);
+  return true;
+}
+
 void ChannelTable::sweep_locked() {
   const Geometry &geo = set_.geometry();
   for (uint32_t i = 0; i < geo.capacity; i++) {

@@ -72,6 +72,12 @@ class ChannelTable {
   TableResult set_attributes(const std::string &name, const AttributeChange &change, uint64_t now_ms);
   // Frees unlinked entries that no side holds open any more.
   int sweep();
+  // A pristine copy (table version 0, every slot free) takes the channels of
+  // another: `write_entries` writes them (the entries are free, nobody reads
+  // them), under the lock; then the version becomes `version`. false, and
+  // nothing written, unless pristine (a port's side a whose set is new,
+  // taking side b's channels: port/mirror.h).
+  bool adopt_if_pristine(uint64_t version, uint64_t now_ms, const std::function<void()> &write_entries);
 
   // Reads the whole table without the lock (entries are re-validated by
   // readers of each field); corrupt entries are returned flagged.

@@ -32,7 +32,8 @@
 // ENTRYs of every kind, TABLE, SYNC_END; b-sync-wrap: channels at positions
 // near the counters' wrap; a-position-table-op; a-table-ops: unlink, set
 // attributes, the sweep, create, b's sync dump; a-full-ring: DATA refused
-// for want of room, then taken across the ring's end) are written, then run
+// for want of room, then taken across the ring's end; a-adopts: a pristine
+// side a taking side b's offered channel at b's positions) are written, then run
 // once each, by this file built as a program:
 //   clang++ -std=c++20 -DIVFS_PORT_SEEDS -Inative native/fuzz/fuzz_port.cc native/port/mirror.cc native/port/wire.cc \
 //     native/channel_table.cc native/memsection_set.cc native/notifier.cc native/doorbell.cc native/doorbell_hub.cc \
@@ -68,6 +69,7 @@ constexpr uint32_t kCapacity = 4;
 // The config byte, the input's last (FuzzedDataProvider reads integers from
 // the end).
 constexpr uint8_t kSideA = 1, kTwoChannels = 2, kPositions = 4, kSideBSyncDump = 8;
+constexpr uint8_t kSideAPristine = 8;  // side a: no channel at mount, so side b's offer may be taken
 // The op byte before each chunk, all done before the chunk is fed: bit 3 our
 // engine reads a slot, bit 4 it writes one, bit 5 alone ends the session,
 // bit 6 alone opens or closes side b's sync dump (side a's decoder), then
@@ -337,8 +339,9 @@ class Harness {
       return false;
     }
     if (!data) {
-      if (f.type != FrameType::kEntry && f.type != FrameType::kTableOp) {
-        // Only a new channel (side b's ENTRY, side a's create) resets positions.
+      if (f.type != FrameType::kEntry && f.type != FrameType::kTableOp && !(f.type == FrameType::kSyncEnd && side_ == 0)) {
+        // Only a new channel (side b's ENTRY, side a's create, side a
+        // taking side b's offer at its SYNC_END) resets positions.
         const Indices now = indices();
         for (uint32_t s = 0; s < kCapacity; s++) {
           if (now.head[s][0] != was.head[s][0] || now.head[s][1] != was.head[s][1]) fail("a frame other than DATA moved a head");
@@ -367,6 +370,9 @@ class Harness {
   void check_sent(const std::vector<uint8_t> &out, bool from_scan) {
     Decoder d(peer(), kCapacity);
     d.establish();
+    // Side b's sync dump offers its channels as ENTRY frames, which side a
+    // takes from b only then.
+    if (side_ == 1 && !from_scan) d.set_peer_sync_dump(true);
     size_t off = 0;
     while (off < out.size()) {
       off += d.feed(out.data() + off, out.size() - off);
@@ -410,7 +416,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t config = in.ConsumeIntegral<uint8_t>();
   const uint32_t side = (config & kSideA) ? 0 : 1;
   Harness h(fixture(), side);
-  const int channels = (config & kTwoChannels) ? 2 : 1;
+  const int channels = side == 0 && (config & kSideAPristine) ? 0 : (config & kTwoChannels) ? 2 : 1;
   uint64_t pos[2][4] = {};
   if (config & kPositions) {
     for (auto &p : pos) {
@@ -648,6 +654,30 @@ int main(int argc, char **argv) {
     s.step(kTxReplies | kToggleSyncDump, dump);
     s.step(kTxScan, {}, 65535);
     write("a-table-ops", s);
+  }
+
+  // Side a on a pristine set: side b's sync dump offers two channels (one
+  // with 700 bytes a had sent, 300 of them consumed; a second of the same
+  // name, skipped), SYNC_END; side a takes the first at b's positions, then
+  // b's DATA for it and a scan (a's table and its POSITION go out).
+  {
+    Seed s;
+    s.integer(kSideA | kSideAPristine, 1);
+    std::vector<uint8_t> dump;
+    EntryRecord e{};
+    e.slot = 2, e.generation = 3, e.state = kLive, e.flags = kEntrySync, e.mode = 0600;
+    put_string(e.name, "kept");
+    e.head0 = 700, e.tail0 = 300, e.head1 = 64, e.tail1 = 0;
+    encode(dump, e);
+    e.slot = 3;
+    encode(dump, e);
+    encode(dump, SyncEndRecord{0, 2, 7});
+    uint8_t bytes[64];
+    for (int i = 0; i < 64; i++) bytes[i] = uint8_t(i + 1);
+    encode_data(dump, DataRecord{2, 3, 0, sizeof(bytes), 0}, bytes);
+    s.step(kToggleSyncDump, dump);
+    s.step(kTxScan, {}, 65535);
+    write("a-adopts", s);
   }
 
   // Side a, one channel whose ring from b holds 8000 bytes not yet read

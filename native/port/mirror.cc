@@ -1,10 +1,12 @@
 #include "mirror.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 
 #include "../notifier.h"
 #include "../ring.h"
+#include "../timing.h"
 #include "say.h"
 
 namespace ivfs {
@@ -95,6 +97,8 @@ ChannelEntry *Mirror::current(uint32_t slot, uint32_t generation) const {
 void Mirror::open_session() {
   // On the RX thread, before it applies the session's first frame: a
   // POSITION may come before the TX thread has seen the session begin.
+  offered_.clear();
+  peer_synced_ = false;
   std::lock_guard<std::mutex> g(replies_mu_);
   replies_.clear();
   resumes_.clear();
@@ -135,11 +139,32 @@ void Mirror::sync_dump(std::vector<uint8_t> &out) {
     encode(out, p);
     held++;
   }
+  if (side_ == 1) {
+    // Our channels, offered to a side a that may have none (5.2.5).
+    for (uint32_t slot = 0; slot < capacity_; slot++) {
+      const ChannelEntry &e = *entry(slot);
+      const uint32_t state = load_acquire(&e.state), generation = load_acquire(&e.generation);
+      if (state != kLive && state != kUnlinked) continue;
+      EntryRecord r = entry_record(slot, e, state, generation);
+      r.flags = kEntrySync;
+      encode(out, r);
+    }
+  }
   SyncEndRecord end{};
   end.pristine = held == 0 && load_acquire(&set_.header()->table_version) == 0;
   end.entries = held;
   end.table_version = load_acquire(&set_.header()->table_version);
   encode(out, end);
+}
+
+EntryRecord Mirror::entry_record(uint32_t slot, const ChannelEntry &e, uint32_t state, uint32_t generation) const {
+  EntryRecord r = identity(slot, e, state, generation);
+  if (state == kFree) return r;
+  r.head0 = load_acquire(&e.ring[0].head);
+  r.tail0 = load_acquire(&e.ring[0].tail);
+  r.head1 = load_acquire(&e.ring[1].head);
+  r.tail1 = load_acquire(&e.ring[1].tail);
+  return r;
 }
 
 void Mirror::scan_table(std::vector<uint8_t> &out) {
@@ -154,19 +179,13 @@ void Mirror::scan_table(std::vector<uint8_t> &out) {
     EntryRecord r;
     for (;;) {
       const uint32_t state = load_acquire(&e.state), generation = load_acquire(&e.generation);
-      r = identity(slot, e, state > kUnlinked ? uint32_t(kFree) : state, generation);
+      r = entry_record(slot, e, state > kUnlinked ? uint32_t(kFree) : state, generation);
       std::atomic_thread_fence(std::memory_order_acquire);
       if (load_relaxed(&e.state) == state && load_relaxed(&e.generation) == generation) break;
     }
-    if (table_known_ && same_identity(r, entries_sent_[slot])) continue;
+    if (table_known_ && same_identity(r, entries_sent_[slot])) continue;  // positions aside
     entries_sent_[slot] = r;
     if (!table_known_) r.flags = kEntrySync;
-    if (r.state != kFree) {
-      r.head0 = load_acquire(&e.ring[0].head);
-      r.tail0 = load_acquire(&e.ring[0].tail);
-      r.head1 = load_acquire(&e.ring[1].head);
-      r.tail1 = load_acquire(&e.ring[1].tail);
-    }
     encode(out, r);
   }
   if (!table_known_ || version != table_version_sent_) {
@@ -294,7 +313,8 @@ bool Mirror::scan(std::vector<uint8_t> &out, size_t budget) {
     side_sent_ = sr;
     side_known_ = true;
   }
-  if (side_ == 0) scan_table(out);
+  // Side a's table waits for side b's offer: a pristine a may take it.
+  if (side_ == 0 && peer_synced_) scan_table(out);
   out.insert(out.end(), replies.begin(), replies.end());
   bool more = false;
   for (uint32_t i = 0; i < capacity_; i++) {
@@ -329,7 +349,7 @@ std::string Mirror::apply(const Frame &f) {
     case FrameType::kPosition: return apply_position(*f.as<PositionRecord>());
     case FrameType::kSide: return apply_side(*f.as<SideRecord>());
     case FrameType::kTableOp: return apply_table_op(*f.as<TableOpRecord>());
-    case FrameType::kSyncEnd:
+    case FrameType::kSyncEnd: return apply_sync_end(*f.as<SyncEndRecord>());
     case FrameType::kTableAck: return "";
     case FrameType::kHello:
     case FrameType::kBye:
@@ -447,7 +467,10 @@ std::string Mirror::apply_table(const TableRecord &r) {
 }
 
 std::string Mirror::apply_entry(const EntryRecord &r) {
-  if (side_ == 0) return "";  // side b's sync identities: adoption is not in this version
+  if (side_ == 0) {  // side b's offer, in its sync dump (the decoder lets ENTRY from b through only then)
+    if (r.state != kFree && !peer_synced_) offered_[r.slot] = r;
+    return "";
+  }
   ChannelEntry *e = entry(r.slot);
   const uint32_t state = load_acquire(&e->state), generation = load_acquire(&e->generation);
   const bool held = state == kLive || state == kUnlinked;
@@ -468,14 +491,7 @@ std::string Mirror::apply_entry(const EntryRecord &r) {
   // received.
   if (r.head1 - r.tail1 > ring_size_) return say("ENTRY for slot %u with ring b->a at %" PRIu64 " of which %" PRIu64 " consumed", r.slot, r.head1, r.tail1);
   store_release(&e->state, uint32_t(kFree));  // not live while it is rewritten
-  std::memset(static_cast<void *>(e), 0, sizeof(*e));
-  e->generation = r.generation;
-  set_attributes(*e, r);
-  std::memcpy(e->name, r.name, sizeof(e->name));
-  e->ring[0].head = e->ring[0].tail = r.tail0;
-  e->ring[1].head = r.head1;
-  e->ring[1].tail = r.tail1;
-  pin_entry(*e);
+  install(*e, r, r.tail0, r.tail0, r.head1, r.tail1);
   {
     std::lock_guard<std::mutex> g(replies_mu_);
     resumes_[r.slot] = Resume{r.generation, r.head1};
@@ -489,6 +505,62 @@ std::string Mirror::apply_entry(const EntryRecord &r) {
   }
   store_release(&e->state, r.state);
   return "";
+}
+
+void Mirror::install(ChannelEntry &e, const EntryRecord &r, uint64_t head0, uint64_t tail0, uint64_t head1, uint64_t tail1) {
+  std::memset(static_cast<void *>(&e), 0, sizeof(e));
+  e.generation = r.generation;
+  set_attributes(e, r);
+  std::memcpy(e.name, r.name, sizeof(e.name));
+  e.ring[0].head = head0;
+  e.ring[0].tail = tail0;
+  e.ring[1].head = head1;
+  e.ring[1].tail = tail1;
+  pin_entry(e);
+}
+
+std::string Mirror::apply_sync_end(const SyncEndRecord &r) {
+  if (side_ != 0 || peer_synced_) return "";
+  if (!r.pristine && !offered_.empty()) adopt_offered(r);
+  offered_.clear();
+  peer_synced_ = true;  // our table may go out now: the TX thread's next scan
+  return "";
+}
+
+void Mirror::adopt_offered(const SyncEndRecord &r) {
+  // Side b's view is taken as ours, mirrored (5.2.5): ring a -> b as
+  // produced up to what b received, with b's consumption as its tail (we
+  // send again from b's head); ring b -> a received and consumed up to b's
+  // copy of our tail (b sends again from there). An offer that cannot be
+  // is skipped: two channels of one name, or a ring fuller than a ring.
+  std::vector<const EntryRecord *> taken;
+  std::vector<std::string> names;
+  for (const auto &[slot, e] : offered_) {
+    const std::string name(e.name);
+    if (e.head0 - e.tail0 > ring_size_ || std::find(names.begin(), names.end(), name) != names.end()) continue;
+    names.push_back(name);
+    taken.push_back(&e);
+  }
+  table_.adopt_if_pristine(r.table_version + 1, wall_ms(), [&] {
+    for (const EntryRecord *e : taken) {
+      ChannelEntry &c = *entry(e->slot);
+      install(c, *e, e->head0, e->tail0, e->tail1, e->tail1);
+      {
+        // Before the state: a TX scan that sees the channel live finds
+        // where to resume, and never sends bytes this copy never had.
+        std::lock_guard<std::mutex> g(replies_mu_);
+        resumes_[e->slot] = Resume{e->generation, e->head0};
+        PositionRecord p{};
+        p.slot = e->slot;
+        p.generation = e->generation;
+        p.produced_head = e->head0;
+        p.seen_tail = e->tail0;
+        p.received_head = p.consumed_tail = e->tail1;
+        encode(replies_, p);
+      }
+      store_release(&c.state, e->state);
+    }
+  });
 }
 
 std::string Mirror::apply_table_op(const TableOpRecord &r) {

@@ -12,7 +12,10 @@
 // rings the futex word the TX thread sleeps on (side[peer].bell).
 //
 // Side a is the table's only writer: it sends ENTRY and TABLE frames; side b
-// applies them and forwards its own table operations (TABLE_OP).
+// applies them and forwards its own table operations (TABLE_OP). At every
+// session side b first offers its channels (ENTRY frames in its sync dump);
+// a side a whose set is pristine (a guest restarted on fresh memory) takes
+// them, at b's positions (design 5.2.5); side a's table goes out only then.
 //
 // What arrives is from a stranger: apply() reads each record once (the
 // decoder's copy), checks every index against our own copy, and refuses
@@ -101,6 +104,14 @@ class Mirror {
   std::string apply_side(const SideRecord &r);
   std::string apply_table(const TableRecord &r);
   std::string apply_table_op(const TableOpRecord &r);
+  std::string apply_sync_end(const SyncEndRecord &r);
+  // Side a: side b's offered channels into our pristine table.
+  void adopt_offered(const SyncEndRecord &r);
+  // Rewrites a free entry as `r`'s channel, its rings at these positions,
+  // the peer's flags pinned; the caller publishes its state.
+  void install(ChannelEntry &e, const EntryRecord &r, uint64_t head0, uint64_t tail0, uint64_t head1, uint64_t tail1);
+  // Our ENTRY view of a slot: identity and both rings' positions.
+  EntryRecord entry_record(uint32_t slot, const ChannelEntry &e, uint32_t state, uint32_t generation) const;
   // The live or unlinked entry of that generation, or nullptr (a race).
   ChannelEntry *current(uint32_t slot, uint32_t generation) const;
   void pin_entry(ChannelEntry &e);
@@ -119,6 +130,10 @@ class Mirror {
 
   // TX -> RX: per slot, the generation whose POSITION we wait for (0: none).
   std::unique_ptr<std::atomic<uint32_t>[]> awaiting_;
+  // RX -> TX, side a: side b's sync dump has ended (its offer taken or not):
+  // our table may go out.
+  std::atomic<bool> peer_synced_{false};
+  std::map<uint32_t, EntryRecord> offered_;  // RX, side a: side b's channels, by slot
 
   // TX only
   std::vector<SlotShadow> shadow_;

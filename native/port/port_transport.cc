@@ -264,6 +264,8 @@ void PortTransport::run_session() {
         if (h->echo == my_nonce_) got_echo = true;
         if (sent_echo && got_echo && !established_) {
           decoder.establish();
+          // Side b's sync dump may offer its channels (ENTRY from b) until its SYNC_END.
+          if (side_ == 0) decoder.set_peer_sync_dump(true);
           mirror_->open_session();
           {
             std::lock_guard<std::mutex> g(mu_);
@@ -286,6 +288,7 @@ void PortTransport::run_session() {
         cv_.notify_all();
       } else if (established_) {
         violation = mirror_->apply(*f);
+        if (f->type == FrameType::kSyncEnd && side_ == 0) decoder.set_peer_sync_dump(false);
       }
     }
     if (!violation.empty()) {

@@ -211,6 +211,50 @@ describe('port transport: two private sets joined by a socket', function () {
     expect(a.portState().lastError + b.portState().lastError).to.equal('');
   });
 
+  it("gives a side a that comes back on a fresh set side b's channels, and the bytes b had sent it again", async () => {
+    const dir = s.tempDir();
+    const aSock = path.join(dir, 'a.sock');
+    attachBoth(`unix-listen:${aSock}`, `unix:${aSock}`);
+    await until('both ports are established', () => a.portState().state === 'established' && b.portState().state === 'established');
+    const ch = await channel('keep');
+    const wA = A.open(ch, O_WRONLY);
+    const wB = B.open(ch, O_WRONLY);
+    const rB = B.open(ch, O_RDONLY);
+    const toB = pattern(1, 1000);
+    const toA = pattern(2, 500);
+    expect(await A.writeAsync(wA, toB)).to.equal(1000);
+    expect(await B.writeAsync(wB, toA)).to.equal(500);
+    await until("side a's copy has b's 500 bytes", () => a.channels()[0]?.rings[1].head === 500);
+    await until("side b's copy has a's 1000 bytes", () => b.channels()[0]?.rings[0].head === 1000);
+    B.release(wB);
+
+    // Side a goes away (its guest restarted on fresh memory): its set is
+    // formatted again, and a new mount of side a comes up on it.
+    A.stop();
+    a.detach();
+    a.close();
+    const fresh = s.formatted(SMALL.capacity, SMALL.dataSize);
+    a = s.open(fresh.paths);
+    a.openPort(`unix-listen:${aSock}`);
+    a.attach(SIDE_A, 'futex', process.pid, 'port-a', Date.now(), { tickMs: 60_000 });
+    a.startNotifier();
+    A = new EngineSide(a);
+    engines.push(A);
+    await until('both ports are established again', () => a.portState().state === 'established' && b.portState().state === 'established');
+    await until("side a lists side b's channel", () => a.lookupChannel('keep') !== undefined);
+    expect(a.lookupChannel('keep')).to.include({ slot: ch.slot, generation: ch.generation });
+    expect(b.lookupChannel('keep'), 'side b keeps it').to.include({ slot: ch.slot, generation: ch.generation });
+    const rA = A.open(ch, O_RDONLY);
+    expect(sha(await readExactly(A, rA, 500, 4096)), "b's bytes, sent again to the new side a").to.equal(sha(toA));
+    expect(sha(await readExactly(B, rB, 1000, 4096)), "a's bytes, which b had before").to.equal(sha(toB));
+    const again = pattern(5, 3000);
+    const wA2 = A.open(ch, O_WRONLY);
+    const got = readExactly(B, rB, 3000, 4096);
+    expect(await A.writeAsync(wA2, again)).to.equal(3000);
+    expect(sha(await got), 'and new bytes flow from a').to.equal(sha(again));
+    expect(a.portState().lastError + b.portState().lastError).to.equal('');
+  });
+
   it('refuses a peer of another geometry, naming both, and stays unestablished', async () => {
     await join(SMALL.capacity * 2);
     await until('side a has refused the peer', () => a.portState().lastError !== '');

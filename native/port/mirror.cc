@@ -60,9 +60,10 @@ Mirror::Mirror(MemsectionSet &set, uint32_t side, ChannelTable &table)
       ring_size_(set.geometry().ring_size),
       capacity_(set.geometry().capacity),
       awaiting_(new std::atomic<uint32_t>[set.geometry().capacity]),
+      opened_(new std::atomic<uint32_t>[set.geometry().capacity]),
       shadow_(set.geometry().capacity),
       entries_sent_(set.geometry().capacity) {
-  for (uint32_t i = 0; i < capacity_; i++) awaiting_[i].store(0);
+  for (uint32_t i = 0; i < capacity_; i++) awaiting_[i].store(0), opened_[i].store(0);
 }
 
 // --- pins --------------------------------------------------------------------
@@ -105,12 +106,17 @@ void Mirror::open_session() {
   for (uint32_t slot = 0; slot < capacity_; slot++) {
     ChannelEntry *e = entry(slot);
     const uint32_t state = load_acquire(&e->state), generation = load_acquire(&e->generation);
-    awaiting_[slot].store(state == kLive || state == kUnlinked ? generation : 0);
+    const uint32_t held = state == kLive || state == kUnlinked ? generation : 0;
+    awaiting_[slot].store(held);
+    opened_[slot].store(held);
   }
 }
 
 void Mirror::begin_session() {
   // Resumes already posted for this session stay: the next scan takes them.
+  // What waits is what we held when the session opened, not what we hold
+  // now: a channel made in between (this thread can come late) starts at 0
+  // on both sides, and no POSITION will come for it.
   table_known_ = side_known_ = false;
   for (uint32_t slot = 0; slot < capacity_; slot++) {
     SlotShadow &s = shadow_[slot];
@@ -118,8 +124,9 @@ void Mirror::begin_session() {
     ChannelEntry *e = entry(slot);
     const uint32_t state = load_acquire(&e->state), generation = load_acquire(&e->generation);
     if (state != kLive && state != kUnlinked) continue;
-    s.known = s.awaiting = true;
+    s.known = true;
     s.generation = generation;
+    s.awaiting = opened_[slot].load() == generation;
   }
 }
 
@@ -207,12 +214,14 @@ bool Mirror::scan_slot(uint32_t slot, std::vector<uint8_t> &out, size_t &budget)
     return false;
   }
   if (!s.known || s.generation != generation) {
-    // A channel made during the session starts at 0 on both sides (side
-    // b's copy was set by apply_entry, which left a resume if not).
+    // A channel made during the session starts at 0 on both sides, unless
+    // it came with positions (side b's apply_entry, side a's adoption),
+    // whose resume was posted before the channel went live.
     s = SlotShadow{};
     s.known = true;
     s.generation = generation;
   }
+  if (!s.data_sent) take_resume(slot, s);
   // Read as the peer's engine reads them (FifoEngine::endpoint): closing
   // counts, open counts and marks, then the indices, so a count is never
   // sent ahead of bytes it was lowered after.
@@ -256,6 +265,7 @@ bool Mirror::scan_slot(uint32_t slot, std::vector<uint8_t> &out, size_t &budget)
       d.start = s.sent_head;
       d.n = uint32_t(n);
       encode_data(out, d, bytes + off);
+      s.data_sent = true;
       s.sent_head += n;
       budget -= n;
     }
@@ -282,20 +292,9 @@ bool Mirror::scan(std::vector<uint8_t> &out, size_t budget) {
   // Replies taken before the table is read and sent after it: a
   // TABLE_RESULT follows the ENTRY of the channel it made.
   std::vector<uint8_t> replies;
-  std::map<uint32_t, Resume> resumes;
   {
     std::lock_guard<std::mutex> g(replies_mu_);
     replies.swap(replies_);
-    resumes.swap(resumes_);
-  }
-  for (const auto &[slot, r] : resumes) {
-    SlotShadow &s = shadow_[slot];
-    if (s.known && s.generation != r.generation) continue;
-    if (s.known && !s.awaiting) continue;  // already flowing: a late answer
-    s.known = true;
-    s.generation = r.generation;
-    s.awaiting = false;
-    s.sent_head = r.head;
   }
   SideRecord sr{};
   const SideState &me = set_.header()->side[side_];
@@ -323,6 +322,19 @@ bool Mirror::scan(std::vector<uint8_t> &out, size_t budget) {
   }
   next_slot_ = (next_slot_ + 1) % capacity_;
   return more;
+}
+
+void Mirror::take_resume(uint32_t slot, SlotShadow &s) {
+  std::lock_guard<std::mutex> g(replies_mu_);
+  auto it = resumes_.find(slot);
+  if (it == resumes_.end()) return;
+  if (it->second.generation == s.generation) {
+    s.sent_head = it->second.head;
+    s.awaiting = false;
+  } else if (int32_t(it->second.generation - s.generation) > 0) {
+    return;  // a channel made in this slot since we read it: the next scan's
+  }
+  resumes_.erase(it);  // taken, or an older channel's
 }
 
 void Mirror::take_replies(std::vector<uint8_t> &out) {

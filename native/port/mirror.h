@@ -86,6 +86,7 @@ class Mirror {
     ProducerRecord producer{};
     ConsumerRecord consumer{};
     bool producer_sent = false, consumer_sent = false;
+    bool data_sent = false;  // DATA went out for this generation in this session: a resume comes too late
   };
   struct Resume {  // RX -> TX: where the peer has our bytes up to
     uint32_t generation;
@@ -96,6 +97,10 @@ class Mirror {
   uint32_t peer() const { return 1 - side_; }
   void scan_table(std::vector<uint8_t> &out);
   bool scan_slot(uint32_t slot, std::vector<uint8_t> &out, size_t &budget);
+  // Where to resume a slot's bytes, if the RX thread said (POSITION, an
+  // adopted channel): taken once, for the shadow's generation, before any
+  // DATA of this session.
+  void take_resume(uint32_t slot, SlotShadow &s);
   std::string apply_entry(const EntryRecord &r);
   std::string apply_data(const DataRecord &r, const uint8_t *bytes);
   std::string apply_producer(const ProducerRecord &r);
@@ -128,8 +133,11 @@ class Mirror {
   const uint64_t ring_size_;
   const uint32_t capacity_;
 
-  // TX -> RX: per slot, the generation whose POSITION we wait for (0: none).
-  std::unique_ptr<std::atomic<uint32_t>[]> awaiting_;
+  // RX -> TX: per slot, the generation whose POSITION we wait for (0: none),
+  // which apply_position clears; and the generation held when the session
+  // opened, which the TX thread's begin_session reads (a channel made since
+  // is new to both sides and waits for nothing).
+  std::unique_ptr<std::atomic<uint32_t>[]> awaiting_, opened_;
   // RX -> TX, side a: side b's sync dump has ended (its offer taken or not):
   // our table may go out.
   std::atomic<bool> peer_synced_{false};

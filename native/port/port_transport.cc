@@ -225,7 +225,10 @@ void PortTransport::run_session() {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
-      end_session(n == 0 ? "" : std::string("port read: ") + strerror(errno));
+      // The far side closed, or went with bytes of ours unread (a reset):
+      // a session's end, not an error.
+      const bool ended = n == 0 || errno == ECONNRESET || errno == EPIPE;
+      end_session(ended ? "" : std::string("port read: ") + strerror(errno));
       return;
     }
     {

@@ -168,9 +168,7 @@ TableResult ChannelTable::change_set_attributes(const std::string &name, const A
   }
   // Readers cache entries by table version (name_index.h): a new version
   // makes them read the new attributes.
-  if (r.err == 0) {
-    add_release(&set_.header()->table_version, uint64_t(1));
-  }
+  if (r.err == 0) add_release(&set_.header()->table_version, uint64_t(1));
   return r;
 }
 

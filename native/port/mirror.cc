@@ -158,9 +158,9 @@ void Mirror::sync_dump(std::vector<uint8_t> &out) {
     }
   }
   SyncEndRecord end{};
-  end.pristine = held == 0 && load_acquire(&set_.header()->table_version) == 0;
-  end.entries = held;
   end.table_version = load_acquire(&set_.header()->table_version);
+  end.pristine = held == 0 && end.table_version == 0;
+  end.entries = held;
   encode(out, end);
 }
 
@@ -177,8 +177,17 @@ EntryRecord Mirror::entry_record(uint32_t slot, const ChannelEntry &e, uint32_t 
 void Mirror::scan_table(std::vector<uint8_t> &out) {
   ControlHeader *h = set_.header();
   const uint64_t version = load_acquire(&h->table_version);
+  // Every change of an entry moves the version but one: a sweep frees an
+  // unlinked entry without it. So while the version stands, each slot's
+  // state and generation are all this scan (on every TX wake) looks at.
+  const bool version_moved = !table_known_ || version != table_version_sent_;
   for (uint32_t slot = 0; slot < capacity_; slot++) {
     const ChannelEntry &e = *entry(slot);
+    if (!version_moved) {
+      const uint32_t state = load_acquire(&e.state), generation = load_acquire(&e.generation);
+      const EntryRecord &sent = entries_sent_[slot];
+      if ((state > kUnlinked ? uint32_t(kFree) : state) == sent.state && generation == sent.generation) continue;
+    }
     // Read like a seqlock: a create rewrites the fields between two stores
     // of the state and bumps the generation, so an identity read between
     // two equal (state, generation) pairs is whole. A torn read is sent

@@ -92,9 +92,9 @@ void PortTransport::stop(bool flush) {
   }
   flush_ = flush;
   stopping_ = true;
-  uint64_t one = 1;
-  if (write(stop_fd_, &one, sizeof(one)) < 0) {
-  }
+  // Wakes the RX thread's poll (it cannot fail: an eventfd far from full).
+  const uint64_t one = 1;
+  (void)!write(stop_fd_, &one, sizeof(one));
   wake_tx();
   // The TX thread sends its last scan and BYE before it leaves; then the
   // RX thread may stop reading.

@@ -67,7 +67,6 @@ function areaOptions(spec: MemsectionSpec, o: MountFlags): AreaAttachOptions | u
   return { id, peer: o.peer, areaSize: o.areaSize, pairSize: o.pairSize, channels: o.pairChannels };
 }
 
-/** The flags the background daemon is started with: the user's, minus --notify and --foreground. */
 /** --port: a two-sided set of this machine's own, not shared (an ivshmem region or an area has no use for a port). */
 function checkPortOptions(spec: MemsectionSpec, o: MountFlags, isArea: boolean): void {
   if (isArea) throw new UserError('--port joins the two sides of one set; an area region is shared memory already');
@@ -78,6 +77,7 @@ function checkPortOptions(spec: MemsectionSpec, o: MountFlags, isArea: boolean):
   }
 }
 
+/** The flags the background daemon is started with: the user's, minus --notify and --foreground. */
 function mountFlagArgs(o: MountFlags): string[] {
   const args: string[] = [];
   const add = (flag: string, v: string | number | undefined) => v !== undefined && args.push(flag, String(v));

@@ -21,8 +21,9 @@
  * microseconds (default 0) before it sleeps. (lib:SIDE:SET:NAME is the same
  * through the Node library: src/bench/lib-peer.ts runs those.)
  * Prints one JSON line: send and ping report their timing in nanoseconds,
- * from the first write to the receipt of the last reply; with "verify" both
- * sides print an FNV-1a digest of the bytes.
+ * from the first write to the receipt of the last reply, and send the CPUs
+ * it was allowed to run on (the bench pins each pair, src/bench/cpus.ts);
+ * with "verify" both sides print an FNV-1a digest of the bytes.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +248,16 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* The CPUs this process may run on, as "0,1". */
+static void allowed_cpus(char *out, size_t size) {
+  cpu_set_t set;
+  size_t used = 0;
+  out[0] = '\0';
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return;
+  for (int c = 0; c < CPU_SETSIZE && used + 8 < size; c++)
+    if (CPU_ISSET(c, &set)) used += (size_t)snprintf(out + used, size - used, used ? ",%d" : "%d", c);
+}
+
 int main(int argc, char **argv) {
   if (argc < 6) {
     fprintf(stderr, "usage: peer send|recv|ping|pong DATA ACK SIZE|COUNT CHUNK|MSG [verify]\n");
@@ -280,9 +292,11 @@ int main(int argc, char **argv) {
     }
     read_all(afd, &ack, 1);
     uint64_t t1 = now_ns();
+    char cpus[256];
+    allowed_cpus(cpus, sizeof cpus);
     /* write_ns: the time spent inside write() (the breakdown's layers) */
-    printf("{\"ns\":%llu,\"write_ns\":%llu,\"digest\":\"%016llx\"}\n", (unsigned long long)(t1 - t0), (unsigned long long)in_write,
-           (unsigned long long)digest);
+    printf("{\"ns\":%llu,\"write_ns\":%llu,\"digest\":\"%016llx\",\"cpus\":\"%s\"}\n", (unsigned long long)(t1 - t0),
+           (unsigned long long)in_write, (unsigned long long)digest, cpus);
   } else if (strcmp(mode, "recv") == 0) {
     uint64_t in_read = 0;
     for (uint64_t left = n; left > 0;) {

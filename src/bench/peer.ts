@@ -30,10 +30,20 @@ export function stopPeers(): void {
   for (const child of running) child.kill('SIGKILL');
 }
 
-function run(args: string[], timeoutMs: number, env?: Record<string, string>): Running {
+/** The program and arguments of one end: the C peer, or lib-peer.ts for a library or node:net end; under taskset when pinned. */
+export function peerCommand(args: string[], e: Endpoints): [string, string[]] {
   const onLibrary = args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
   const [program, argv] = onLibrary ? [process.execPath, [LIB_PEER, ...args]] : [PEER, args];
-  const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env && { ...process.env, ...env } });
+  if (!e.cpus) return [program, argv];
+  const cpu = args[0] === 'send' || args[0] === 'ping' ? e.cpus.writer : e.cpus.reader;
+  // taskset execs the program: the child's pid, signals and output are the program's own.
+  return ['taskset', ['--cpu-list', String(cpu), program, ...argv]];
+}
+
+function run(args: string[], timeoutMs: number, e: Endpoints): Running {
+  const onLibrary = args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
+  const [program, argv] = peerCommand(args, e);
+  const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: e.env && { ...process.env, ...e.env } });
   running.add(child);
   let why = '';
   let isReady = () => undefined as void;
@@ -102,9 +112,9 @@ async function both(first: Running, second: Running): Promise<[PeerResult, PeerR
 /** One transfer of `size` bytes in `chunk`-byte writes, acknowledged; resolves with the sender's result. */
 export async function transfer(e: Endpoints, size: number, chunk: number, verify = false, timeoutMs = 300_000): Promise<PeerResult> {
   const extra = verify ? ['verify'] : [];
-  const recv = run(['recv', e.recvData, e.recvAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs, e.env);
+  const recv = run(['recv', e.recvData, e.recvAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs, e);
   await recv.ready; // the sender's clock must not run while a library receiver starts
-  const send = run(['send', e.sendData, e.sendAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs, e.env);
+  const send = run(['send', e.sendData, e.sendAck, String(size), String(Math.min(chunk, size)), ...extra], timeoutMs, e);
   const [s, r] = await both(send, recv);
   if (verify && s.digest !== r.digest) throw new Error(`digest mismatch: sent ${s.digest}, received ${r.digest}`);
   return s;
@@ -112,9 +122,9 @@ export async function transfer(e: Endpoints, size: number, chunk: number, verify
 
 /** `count` round trips of `size`-byte messages; resolves with p50, p99 and p99.9 (p999) in ns. */
 export async function pingPong(e: Endpoints, count: number, size: number, timeoutMs = 300_000): Promise<PeerResult> {
-  const pong = run(['pong', e.recvData, e.recvAck, String(count), String(size)], timeoutMs, e.env);
+  const pong = run(['pong', e.recvData, e.recvAck, String(count), String(size)], timeoutMs, e);
   await pong.ready;
-  const ping = run(['ping', e.sendData, e.sendAck, String(count), String(size)], timeoutMs, e.env);
+  const ping = run(['ping', e.sendData, e.sendAck, String(count), String(size)], timeoutMs, e);
   const [p] = await both(ping, pong);
   return p;
 }

@@ -11,20 +11,26 @@ export interface Row {
   values: Record<string, number>;
   /** Every round's value, by channel, in round order; `values` holds their medians. */
   rounds?: Record<string, number[]>;
+  /** Where a round's value is the median of several timed runs: each round's runs, by channel, in round order. */
+  runs?: Record<string, number[][]>;
 }
 
 /** Collects a run's rows round by round; rows keep the order of their first value. */
 export class RoundBook {
   private readonly rows = new Map<string, Row>();
 
-  /** One round's value of one row and channel; returns the row (its `values` are the medians so far). */
-  add(workload: string, metric: string, better: Row['better'], channel: string, value: number): Row {
+  /**
+   * One round's value of one row and channel (with the timed runs it is the
+   * median of, if several); returns the row (its `values` are the medians so far).
+   */
+  add(workload: string, metric: string, better: Row['better'], channel: string, value: number, runs?: number[]): Row {
     const key = `${workload}\n${metric}`;
     let row = this.rows.get(key);
     if (!row) this.rows.set(key, (row = { workload, metric, better, values: {}, rounds: {} }));
     const rounds = (row.rounds![channel] ??= []);
     rounds.push(value);
     row.values[channel] = median(rounds);
+    if (runs && runs.length > 1) ((row.runs ??= {})[channel] ??= []).push(runs);
     return row;
   }
 

@@ -11,7 +11,8 @@ import { SingleBar } from 'cli-progress';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Channel, cLibrary, intervmfs, kernelFifo, library, libraryToMount, nodeUnixSocket, tcpLoopback, unixSocket } from './channels';
+import { allowedCpus, pairCpus } from './cpus';
+import { Channel, cLibrary, Endpoints, intervmfs, kernelFifo, library, libraryToMount, nodeUnixSocket, tcpLoopback, unixSocket } from './channels';
 import { againstReference } from './against';
 import { cReference, CREF_NAME } from './cref';
 import { BenchFailure, stage } from './failure';
@@ -35,6 +36,8 @@ export interface BenchOptions {
   only?: string[];
   /** The seed of the rounds' channel orders (default: from the clock); bench.json records it. */
   seed?: number;
+  /** Pin each pair's writer and reader to two different CPUs (cpus.ts; default true); false leaves them to the scheduler. */
+  pin?: boolean;
 }
 
 /** The setups --only names, in column order, with the kernel FIFO; an unknown name is an error listing the known ones. */
@@ -86,6 +89,9 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   const plan = makePlan(opts.quick, opts.rounds);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-bench-'));
   const pairs = Math.max(...plan.scaleChannels);
+  // Pair i's writer and reader each on a CPU of its own (cpus.ts), unless --no-pin.
+  const cpus = opts.pin === false ? undefined : allowedCpus();
+  const pair = (c: Channel, i: number): Endpoints => (cpus ? { ...c.pair(i), cpus: pairCpus(cpus, i) } : c.pair(i));
   const channels: Channel[] = [];
   // Never throws (it runs in finally and on 'exit', where a throw would hide
   // the failure being reported): each problem is printed and the rest goes on.
@@ -164,7 +170,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     };
 
     // Data verified by digest once per channel before anything is timed.
-    for (const c of channels) await measure('verifying 2 MiB by digest', c, () => transfer(c.pair(0), 2 * 1024 * 1024, 65536, true));
+    for (const c of channels) await measure('verifying 2 MiB by digest', c, () => transfer(pair(c, 0), 2 * 1024 * 1024, 65536, true));
 
     // Round r runs every workload on every channel before round r + 1 starts,
     // so that a noisy minute of the shared machine lands in one round of every
@@ -182,7 +188,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
         const ns: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
         for (let k = 0; k < o.runs; k++) {
           for (const c of order) {
-            const s = await measure(`${round}: one-shot ${o.label}, run ${k + 1}/${o.runs}`, c, () => transfer(c.pair(0), o.size, Math.min(o.size, 1 << 20)), o.runs === 1);
+            const s = await measure(`${round}: one-shot ${o.label}, run ${k + 1}/${o.runs}`, c, () => transfer(pair(c, 0), o.size, Math.min(o.size, 1 << 20)), o.runs === 1);
             ns[c.name].push(Number(s.ns));
           }
         }
@@ -190,7 +196,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
         const ref = REFERENCE_NS[o.label];
         for (const c of order) {
           const m = median(ns[c.name]);
-          const row = book.add(`one-shot ${o.label}`, unit === 1e3 ? 'median µs' : 'median ms', 'lower', c.name, m / unit);
+          const row = book.add(`one-shot ${o.label}`, unit === 1e3 ? 'median µs' : 'median ms', 'lower', c.name, m / unit, ns[c.name].map((v) => v / unit));
           if (ref) row.values[REFERENCE] = ref / unit;
           if (o.size >= 64 * 1024 * 1024) {
             const gbps = book.add(`one-shot ${o.label}`, 'GB/s', 'higher', c.name, o.size / m);
@@ -201,7 +207,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 
       const ping = `ping-pong 64 B x${plan.pingCount}`;
       for (const c of order) {
-        const p = await measure(`${round}: ${ping}`, c, () => pingPong(c.pair(0), plan.pingCount, 64), true);
+        const p = await measure(`${round}: ${ping}`, c, () => pingPong(pair(c, 0), plan.pingCount, 64), true);
         book.add(ping, 'p50 µs', 'lower', c.name, Number(p.p50) / 1e3);
         book.add(ping, 'p99 µs', 'lower', c.name, Number(p.p99) / 1e3);
         book.add(ping, 'p99.9 µs', 'lower', c.name, Number(p.p999) / 1e3);
@@ -209,7 +215,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 
       for (const w of plan.streamWrites) {
         for (const c of order) {
-          const s = await measure(`${round}: stream, ${w.label} writes`, c, () => transfer(c.pair(0), w.total, w.size), true);
+          const s = await measure(`${round}: stream, ${w.label} writes`, c, () => transfer(pair(c, 0), w.total, w.size), true);
           book.add(`stream, ${w.label} writes`, 'MB/s', 'higher', c.name, w.total / (Number(s.ns) / 1e9) / 1e6);
         }
       }
@@ -221,7 +227,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
             bar?.increment();
             continue;
           }
-          const results = await measure(`${round}: ${workload}`, c, () => Promise.all(Array.from({ length: k }, (_, i) => transfer(c.pair(i), plan.scaleTotal, 128 * 1024))), true);
+          const results = await measure(`${round}: ${workload}`, c, () => Promise.all(Array.from({ length: k }, (_, i) => transfer(pair(c, i), plan.scaleTotal, 128 * 1024))), true);
           const slowest = Math.max(...results.map((s) => Number(s.ns)));
           book.add(workload, 'MB/s total', 'higher', c.name, (k * plan.scaleTotal) / (slowest / 1e9) / 1e6);
         }
@@ -233,7 +239,8 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 
     const memEnd = daemonMemory();
     const columns = [...names, REFERENCE];
-    const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${plan.rounds} round${plan.rounds > 1 ? 's' : ''}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
+    const placement = cpus ? `each pair's writer and reader pinned to two of CPUs ${cpus.join(',')}` : 'peers unpinned';
+    const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${plan.rounds} round${plan.rounds > 1 ? 's' : ''}, ${placement}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
     const table = renderTable(rows, columns, notes);
     const against = againstReference(rows, 'intervmfs futex', CREF_NAME);
     console.log(title);
@@ -247,7 +254,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const json = path.join(opts.out, 'bench.json');
     const svg = path.join(opts.out, 'bench.svg');
     const txt = path.join(opts.out, 'bench.txt');
-    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, seed, orders: orders.map((o) => o.map((c) => c.name)), notes, rows, memory: { start: memStart, end: memEnd } }, null, 2));
+    fs.writeFileSync(json, JSON.stringify({ startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, quick: opts.quick, machine: machine(), plan, peerCpus: cpus ?? null, seed, orders: orders.map((o) => o.map((c) => c.name)), notes, rows, memory: { start: memStart, end: memEnd } }, null, 2));
     fs.writeFileSync(svg, renderSvg(rows, columns, title));
     fs.writeFileSync(txt, [title, table, ...(against.length > 0 ? ['', ...against] : []), ''].join('\n'));
     console.log(`\nwrote ${json}, ${svg} and ${txt} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);

@@ -6,6 +6,9 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { againstReference } from '../../src/bench/against';
+import { kernelFifo } from '../../src/bench/channels';
+import { allowedCpus, pairCpus, parseCpuList } from '../../src/bench/cpus';
+import { PEER, peerCommand, transfer } from '../../src/bench/peer';
 import { roundOrders } from '../../src/bench/order';
 import { makePlan } from '../../src/bench/plan';
 import { BASELINE, ratio, REFERENCE, RoundBook, Row, speedup } from '../../src/bench/results';
@@ -106,6 +109,17 @@ describe('bench report', () => {
       expect(json.rows[1].rounds).to.deep.equal({ [FUTEX]: [70] });
     });
 
+    it('keeps the timed runs a round is the median of, where it has several', () => {
+      const b = new RoundBook();
+      b.add('one-shot 4 KiB', 'median µs', 'lower', FUTEX, 20, [30, 10, 20]);
+      b.add('one-shot 4 KiB', 'median µs', 'lower', FUTEX, 25, [25, 26, 24]);
+      b.add('one-shot 1 GiB', 'median ms', 'lower', FUTEX, 500, [500]);
+      const [small, large] = b.list();
+      expect(small.runs).to.deep.equal({ [FUTEX]: [[30, 10, 20], [25, 26, 24]] });
+      expect(small.rounds).to.deep.equal({ [FUTEX]: [20, 25] });
+      expect(large.runs).to.equal(undefined);
+    });
+
     it('prints a figure of one round without a range, and no range note', () => {
       const rows = book({ [BASELINE]: [1000], [FUTEX]: [500] }).list();
       const t = renderTable(rows, [BASELINE, FUTEX]).split('\n');
@@ -168,5 +182,46 @@ describe('bench report', () => {
     expect(selectColumns(setups).map(([n]) => n)).to.deep.equal(setups.map(([n]) => n));
     expect(selectColumns(setups, ['c reference (fuse)', ' intervmfs futex']).map(([n]) => n)).to.deep.equal(['intervmfs futex', 'C reference (FUSE)', BASELINE]);
     expect(() => selectColumns(setups, ['intervmfs', 'Unix socket'])).to.throw(/no column named "intervmfs"; the columns are: intervmfs futex, C reference \(FUSE\), kernel FIFO, Unix socket/);
+  });
+
+  describe('where the peers run', () => {
+    it('reads a kernel CPU list, and refuses one it cannot read, saying what it read', () => {
+      expect(parseCpuList('0-3,6')).to.deep.equal([0, 1, 2, 3, 6]);
+      expect(parseCpuList('1')).to.deep.equal([1]);
+      expect(parseCpuList('3-1')).to.equal(undefined);
+      expect(parseCpuList('0-1,x')).to.equal(undefined);
+      expect(allowedCpus('Name:\tnode\nCpus_allowed_list:\t0-1\n')).to.deep.equal([0, 1]);
+      expect(() => allowedCpus('Cpus_allowed_list:\t0-,2\n')).to.throw(/cannot tell which CPUs this process may use \(Cpus_allowed_list: 0-,2\)/);
+      expect(() => allowedCpus('Name:\tnode\n')).to.throw(/Cpus_allowed_list: missing/);
+    });
+
+    it("pins each pair's writer and reader to two different CPUs, the pairs of a many-channel run round robin, and runs the reading end where the reader goes", () => {
+      expect([0, 1, 2].map((i) => pairCpus([2, 5, 7], i))).to.deep.equal([
+        { writer: 2, reader: 5 },
+        { writer: 5, reader: 7 },
+        { writer: 7, reader: 2 },
+      ]);
+      expect(pairCpus([3], 4)).to.deep.equal({ writer: 3, reader: 3 });
+      const e = { sendData: 'd', sendAck: 'k', recvData: 'd', recvAck: 'k' };
+      const pinned = { ...e, cpus: { writer: 0, reader: 1 } };
+      expect(peerCommand(['send', 'd', 'k', '10', '10'], e)).to.deep.equal([PEER, ['send', 'd', 'k', '10', '10']]);
+      expect(peerCommand(['send', 'd', 'k', '10', '10'], pinned)).to.deep.equal(['taskset', ['--cpu-list', '0', PEER, 'send', 'd', 'k', '10', '10']]);
+      expect(peerCommand(['pong', 'd', 'k', '10', '64'], pinned)).to.deep.equal(['taskset', ['--cpu-list', '1', PEER, 'pong', 'd', 'k', '10', '64']]);
+    });
+
+    it('moves data through a pinned pair, the writer on the CPU it was given (it reports where it could run)', async function () {
+      this.timeout(30_000);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-pin-'));
+      const fifo = kernelFifo(dir, 1);
+      try {
+        const cpus = allowedCpus();
+        const writer = cpus[cpus.length - 1];
+        const s = await transfer({ ...fifo.pair(0), cpus: { writer, reader: cpus[0] } }, 2 * 1024 * 1024, 65536, true);
+        expect(s.cpus).to.equal(String(writer));
+      } finally {
+        fifo.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -14,8 +14,8 @@ export interface Endpoints {
   recvAck: string;
   /** Environment for both peer processes (the C peer's INTERVMFS_PEER_SPIN_US). */
   env?: Record<string, string>;
-  /** The CPUs the writing end (send, ping) and the reading end (recv, pong) are pinned to (cpus.ts), or none: where the scheduler puts them. */
-  cpus?: { writer: number; reader: number };
+  /** The CPU both peer processes are pinned to (cpus.ts), or none: where the scheduler puts them. */
+  cpu?: number;
 }
 
 type Side = 'a' | 'b';

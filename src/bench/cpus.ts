@@ -1,11 +1,11 @@
 // Where the bench's peer processes run. Left to the scheduler, one pair's
 // two peers land on one CPU or on two, and a stream between them runs at
-// one of several speeds depending on that (0.8 to 2.9 GB/s for the same
-// channel on this 2-vCPU machine). The bench pins each pair's writer and
-// reader to two different CPUs, as two guests' programs run on two vCPUs:
-// then the kernel FIFO repeats within a few per cent and the FUSE channels
-// within their own spread (PERFORMANCE.md, "The engine against the C
-// reference"). The daemons are never pinned: they are what is measured.
+// one of several speeds depending on that and on how long the vCPUs have
+// been busy (0.8 to 2.9 GB/s for the same channel on this 2-vCPU machine).
+// Pinned to one CPU, a pair's run repeats within a few per cent; pinned to
+// two, the kernel FIFO does but the FUSE channels do not (PERFORMANCE.md,
+// "The engine against the C reference"). The daemons are never pinned:
+// they are what is measured.
 import fs from 'fs';
 
 /** "0-3,6" (a kernel CPU list) -> [0, 1, 2, 3, 6]; undefined for anything else. */
@@ -29,7 +29,7 @@ export function allowedCpus(status = fs.readFileSync('/proc/self/status', 'utf8'
   return cpus;
 }
 
-/** Where pair `i`'s writer and reader run: on two neighbouring allowed CPUs (one, if only one is allowed), the pairs of a many-channel run round robin. */
-export function pairCpus(cpus: number[], i: number): { writer: number; reader: number } {
-  return { writer: cpus[i % cpus.length], reader: cpus[(i + 1) % cpus.length] };
+/** The CPU both peers of pair `i` run on: pair 0 on the first allowed CPU, the pairs of a many-channel run spread round robin. */
+export function pairCpu(cpus: number[], i: number): number {
+  return cpus[i % cpus.length];
 }

@@ -34,10 +34,8 @@ export function stopPeers(): void {
 export function peerCommand(args: string[], e: Endpoints): [string, string[]] {
   const onLibrary = args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
   const [program, argv] = onLibrary ? [process.execPath, [LIB_PEER, ...args]] : [PEER, args];
-  if (!e.cpus) return [program, argv];
-  const cpu = args[0] === 'send' || args[0] === 'ping' ? e.cpus.writer : e.cpus.reader;
   // taskset execs the program: the child's pid, signals and output are the program's own.
-  return ['taskset', ['--cpu-list', String(cpu), program, ...argv]];
+  return e.cpu === undefined ? [program, argv] : ['taskset', ['--cpu-list', String(e.cpu), program, ...argv]];
 }
 
 function run(args: string[], timeoutMs: number, e: Endpoints): Running {

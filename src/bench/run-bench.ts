@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { allowedCpus, pairCpus } from './cpus';
+import { allowedCpus, pairCpu } from './cpus';
 import { Channel, cLibrary, Endpoints, intervmfs, kernelFifo, library, libraryToMount, nodeUnixSocket, tcpLoopback, unixSocket } from './channels';
 import { againstReference } from './against';
 import { cReference, CREF_NAME } from './cref';
@@ -36,7 +36,7 @@ export interface BenchOptions {
   only?: string[];
   /** The seed of the rounds' channel orders (default: from the clock); bench.json records it. */
   seed?: number;
-  /** Pin each pair's writer and reader to two different CPUs (cpus.ts; default true); false leaves them to the scheduler. */
+  /** Pin each pair's two peer processes to one CPU (cpus.ts; default true); false leaves them to the scheduler. */
   pin?: boolean;
 }
 
@@ -89,9 +89,9 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   const plan = makePlan(opts.quick, opts.rounds);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-bench-'));
   const pairs = Math.max(...plan.scaleChannels);
-  // Pair i's writer and reader each on a CPU of its own (cpus.ts), unless --no-pin.
+  // Pair i's two peers on one CPU (cpus.ts), unless --no-pin.
   const cpus = opts.pin === false ? undefined : allowedCpus();
-  const pair = (c: Channel, i: number): Endpoints => (cpus ? { ...c.pair(i), cpus: pairCpus(cpus, i) } : c.pair(i));
+  const pair = (c: Channel, i: number): Endpoints => (cpus ? { ...c.pair(i), cpu: pairCpu(cpus, i) } : c.pair(i));
   const channels: Channel[] = [];
   // Never throws (it runs in finally and on 'exit', where a throw would hide
   // the failure being reported): each problem is printed and the rest goes on.
@@ -239,7 +239,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 
     const memEnd = daemonMemory();
     const columns = [...names, REFERENCE];
-    const placement = cpus ? `each pair's writer and reader pinned to two of CPUs ${cpus.join(',')}` : 'peers unpinned';
+    const placement = cpus ? `each pair's peers on one CPU of ${cpus.join(',')}` : 'peers unpinned';
     const title = `intervmfs bench${opts.quick ? ' --quick' : ''}, ${plan.rounds} round${plan.rounds > 1 ? 's' : ''}, ${placement}, ${startedAt.toISOString().slice(0, 16)}Z, ${machine().cores} x ${machine().cpu}`;
     const table = renderTable(rows, columns, notes);
     const against = againstReference(rows, 'intervmfs futex', CREF_NAME);

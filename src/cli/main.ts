@@ -249,7 +249,7 @@ export function buildProgram(): Command {
     )
     .option('--seed <n>', 'the seed of the shuffled channel order of each round (bench.json records the one used), to repeat a run in the same order', intOption(0, 2 ** 31 - 1))
     .option('--only <columns>', 'only these columns, comma-separated, named as in the table (for example "intervmfs futex,C reference (FUSE)"); the kernel FIFO always runs')
-    .option('--no-pin', "leave the peer processes to the scheduler (by default each pair's writer and reader are pinned to two different CPUs, as two guests' programs would run, so that a run repeats; unpinned, one stream can run at any of several speeds)")
+    .option('--no-pin', "leave the peer processes to the scheduler (by default each pair's two peers share one CPU, so that a run repeats; unpinned, one stream can run at any of several speeds)")
     .action(async (o: { quick: boolean; vm: boolean; out: string; spinUs: number; rounds?: number; only?: string; seed?: number; pin: boolean }) => {
       // Loaded here: the other commands (mount in a slow guest) need not load it.
       if (o.vm && (o.only || o.seed !== undefined || !o.pin)) throw new UserError('bench --only, --seed and --no-pin are for the host bench; --vm runs its own columns in its own order, one peer in each guest');

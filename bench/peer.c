@@ -20,6 +20,9 @@
  * ACK share the one attach of their side, which spins INTERVMFS_PEER_SPIN_US
  * microseconds (default 0) before it sleeps. (lib:SIDE:SET:NAME is the same
  * through the Node library: src/bench/lib-peer.ts runs those.)
+ * With INTERVMFS_PEER_START_NS (a CLOCK_MONOTONIC time in nanoseconds), send
+ * opens its channel, then writes nothing before that time (the bench starts
+ * the pairs of a many-channel run together) and counts its time from it.
  * Prints one JSON line: send and ping report their timing in nanoseconds,
  * from the first write to the receipt of the last reply, and send the CPUs
  * it was allowed to run on (the bench pins each pair, src/bench/cpus.ts);
@@ -248,6 +251,27 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* INTERVMFS_PEER_START_NS (see the top), read before anything is opened:
+   0 when unset. */
+static uint64_t start_time(void) {
+  const char *at = getenv("INTERVMFS_PEER_START_NS");
+  if (!at || !*at) return 0;
+  char *end;
+  errno = 0;
+  unsigned long long ns = strtoull(at, &end, 10);
+  if (errno || *end || ns == 0) {
+    fprintf(stderr, "peer: INTERVMFS_PEER_START_NS=%s is not a time in nanoseconds\n", at);
+    exit(2);
+  }
+  return ns;
+}
+
+static void wait_until(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+  while (ns && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+  }
+}
+
 /* The CPUs this process may run on, as "0,1". */
 static void allowed_cpus(char *out, size_t size) {
   cpu_set_t set;
@@ -275,12 +299,14 @@ int main(int argc, char **argv) {
   char *buf = malloc(chunk);
   if (!buf || chunk == 0) die("buffer");
   for (size_t i = 0; i < chunk; i++) buf[i] = (char)(i * 7 + 1);
+  uint64_t start_at = start_time();
   struct end d, a, *dfd = &d, *afd = &a;
   open_pair(argv[2], argv[3], receiving, dfd, afd);
   char ack = 'k';
   uint64_t digest = 0xcbf29ce484222325ull;
 
   if (strcmp(mode, "send") == 0) {
+    wait_until(start_at);
     uint64_t t0 = now_ns(), in_write = 0;
     for (uint64_t left = n; left > 0;) {
       size_t k = left < chunk ? (size_t)left : chunk;

@@ -34,6 +34,25 @@ function parseLibSpec(spec: string): { side: 'a' | 'b'; memsections: string; nam
   return { side: m[1] as 'a' | 'b', memsections: m[2], name: m[3] };
 }
 
+/**
+ * As peer.c: with INTERVMFS_PEER_START_NS (a CLOCK_MONOTONIC time, which
+ * process.hrtime is on Linux), a sender writes nothing before it. Read
+ * before anything is opened.
+ */
+function startTime(): bigint | undefined {
+  const at = process.env.INTERVMFS_PEER_START_NS;
+  if (!at) return undefined;
+  if (!/^[1-9]\d*$/.test(at)) throw new Error(`INTERVMFS_PEER_START_NS=${at} is not a time in nanoseconds`);
+  return BigInt(at);
+}
+
+async function waitUntil(at: bigint | undefined): Promise<void> {
+  if (at === undefined) return;
+  const left = at - process.hrtime.bigint();
+  if (left > 0n) await new Promise((resolve) => setTimeout(resolve, Number(left / 1_000_000n)));
+  while (process.hrtime.bigint() < at); // the last part of a millisecond
+}
+
 function open(spec: string, mode: ChannelMode): ChannelStream {
   return openChannel({ ...parseLibSpec(spec), mode, create: true });
 }
@@ -124,6 +143,7 @@ async function main(argv: string[]): Promise<Record<string, string | number>> {
   const chunk = Number(argv[4]);
   const verify = argv[5] === 'verify';
   if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(chunk) || chunk < 1) throw new Error('SIZE|COUNT and CHUNK|MSG must be positive whole numbers');
+  const startAt = startTime();
   const receiving = mode === 'recv' || mode === 'pong';
   const [data, ack] = await openEnds(dataSpec, ackSpec, receiving);
   const pattern = Buffer.from(Array.from({ length: chunk }, (_, i) => (i * 7 + 1) & 0xff));
@@ -144,6 +164,7 @@ async function main(argv: string[]): Promise<Record<string, string | number>> {
   async function run(): Promise<Record<string, string | number>> {
     switch (mode) {
       case 'send': {
+        await waitUntil(startAt);
         const t0 = process.hrtime.bigint();
         for (let left = n; left > 0; ) {
           const k = Math.min(left, chunk);

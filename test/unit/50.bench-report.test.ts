@@ -216,5 +216,27 @@ describe('bench report', () => {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
+
+    it('starts a sender given a start time no earlier, and times it from then; refuses a start time that is not one', async function () {
+      this.timeout(30_000);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-start-'));
+      const fifo = kernelFifo(dir, 1);
+      try {
+        const delayNs = 1_000_000_000n;
+        const begun = process.hrtime.bigint();
+        const env = { INTERVMFS_PEER_START_NS: String(begun + delayNs) };
+        const s = await transfer({ ...fifo.pair(0), env }, 65536, 65536, true);
+        const took = process.hrtime.bigint() - begun;
+        expect(took >= delayNs, `the whole transfer took ${took} ns`).to.equal(true);
+        expect(Number(s.ns)).to.be.below(Number(delayNs));
+        await transfer({ ...fifo.pair(0), env: { INTERVMFS_PEER_START_NS: 'soon' } }, 4096, 4096).then(
+          () => expect.fail('a start time of "soon" was taken'),
+          (err: Error) => expect(err.message).to.match(/INTERVMFS_PEER_START_NS=soon is not a time in nanoseconds/),
+        );
+      } finally {
+        fifo.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -30,16 +30,18 @@ export function stopPeers(): void {
   for (const child of running) child.kill('SIGKILL');
 }
 
-/** The program and arguments of one end: the C peer, or lib-peer.ts for a library or node:net end; under taskset when pinned. */
+/** An end lib-peer.ts runs (the library, or node:net), not the C peer. */
+const onNode = (args: string[]) => args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
+
+/** The program and arguments of one end: the C peer, or lib-peer.ts under Node; under taskset when pinned. */
 export function peerCommand(args: string[], e: Endpoints): [string, string[]] {
-  const onLibrary = args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
-  const [program, argv] = onLibrary ? [process.execPath, [LIB_PEER, ...args]] : [PEER, args];
+  const [program, argv] = onNode(args) ? [process.execPath, [LIB_PEER, ...args]] : [PEER, args];
   // taskset execs the program: the child's pid, signals and output are the program's own.
   return e.cpu === undefined ? [program, argv] : ['taskset', ['--cpu-list', String(e.cpu), program, ...argv]];
 }
 
 function run(args: string[], timeoutMs: number, e: Endpoints): Running {
-  const onLibrary = args[1].startsWith('lib:') || args[1].startsWith('nodeunix:');
+  const onLibrary = onNode(args);
   const [program, argv] = peerCommand(args, e);
   const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: e.env && { ...process.env, ...e.env } });
   running.add(child);

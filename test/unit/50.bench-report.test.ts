@@ -133,6 +133,13 @@ describe('bench report', () => {
       expect(makePlan(false, 7).rounds).to.equal(7);
     });
 
+    it('refuses --no-pin with --vm (the guests place their own peers), before it boots anything', () => {
+      const cli = path.resolve(__dirname, '../../../bin/intervmfs.js');
+      const r = spawnSync(process.execPath, [cli, 'bench', '--vm', '--no-pin'], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).to.equal(2); // a usage error
+      expect(r.stderr).to.match(/bench --only, --seed and --no-pin are for the host bench/);
+    });
+
     it('refuses --rounds 0 with a clear message and a non-zero exit, before it measures anything', () => {
       const out = fs.mkdtempSync(path.join(os.tmpdir(), 'intervmfs-rounds-'));
       try {

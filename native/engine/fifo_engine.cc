@@ -156,16 +156,9 @@ void FifoEngine::revive(ChannelEntry *e, OpenFile &f) {
 
 // --- descriptors -------------------------------------------------------------------
 
-std::shared_ptr<FifoEngine::OpenFile> FifoEngine::file(uint64_t handle) {
-  std::lock_guard<std::mutex> g(files_mu_);
-  auto it = files_.find(handle);
-  return it == files_.end() ? nullptr : it->second;
-}
+std::shared_ptr<FifoEngine::OpenFile> FifoEngine::file(uint64_t handle) { return files_.find(handle); }
 
-uint32_t FifoEngine::open_files() {
-  std::lock_guard<std::mutex> g(files_mu_);
-  return uint32_t(files_.size());
-}
+uint32_t FifoEngine::open_files() { return uint32_t(files_.size()); }
 
 int64_t FifoEngine::open(uint32_t slot, uint32_t generation, int flags) {
   if (stopped()) return -EIO;
@@ -195,10 +188,7 @@ int64_t FifoEngine::open(uint32_t slot, uint32_t generation, int flags) {
     adjust_open(e, *f, 1);
   }
   wake_peer_channel(e);  // opens decide the peer's EOF and EPIPE
-  std::lock_guard<std::mutex> g(files_mu_);
-  uint64_t h = next_handle_++;
-  files_.emplace(h, std::move(f));
-  return int64_t(h);
+  return int64_t(files_.add(std::move(f)));
 }
 
 int64_t FifoEngine::open_name(const std::string &name, int flags) {
@@ -209,14 +199,8 @@ int64_t FifoEngine::open_name(const std::string &name, int flags) {
 }
 
 int FifoEngine::release(uint64_t handle) {
-  std::shared_ptr<OpenFile> f;
-  {
-    std::lock_guard<std::mutex> g(files_mu_);
-    auto it = files_.find(handle);
-    if (it == files_.end()) return -EBADF;
-    f = std::move(it->second);
-    files_.erase(it);
-  }
+  std::shared_ptr<OpenFile> f = files_.take(handle);
+  if (!f) return -EBADF;
   ChannelEntry *e = entry_for(f->slot, f->generation);
   if (!e) return 0;  // the slot was reused under us: nothing of ours to lower
   {
@@ -427,6 +411,15 @@ int64_t FifoEngine::read(uint64_t handle, uint8_t *buf, uint64_t len, const Requ
     int why = 0;
     bool go_on = sleep(word, seen, req, why);
     lk.lock();
+    // Lower the flag as soon as we are awake, and raise it again (flag,
+    // fence, re-check) only if we have to sleep once more. A flag left up
+    // while this request copies and answers makes the peer's writer wake a
+    // word nobody sleeps on after every write meanwhile: 32 % more futex
+    // wakes than the C reference, for the same bytes.
+    registered = false;
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+    lc.readers_waiting--;
+    update_flags(f->slot, lc, e);
     if (!go_on) {
       result = why;
       break;
@@ -514,6 +507,12 @@ int64_t FifoEngine::write(uint64_t handle, const uint8_t *buf, uint64_t len, con
     int why = 0;
     bool go_on = sleep(word, seen, req, why);
     lk.lock();
+    // As for readers: awake, the flag goes down until we must sleep again.
+    // (A writer behind the front one never raised it.)
+    if (lc.writer_flag && lc.writers.front() == &ticket) {
+      lc.writer_flag = false;
+      update_flags(f->slot, lc, e);
+    }
     if (!go_on) {
       result = done > 0 ? int64_t(done) : why;
       break;
@@ -541,8 +540,9 @@ void FifoEngine::update_flags(uint32_t slot, LocalChannel &lc, ChannelEntry *e) 
   uint32_t consumer = (lc.readers_waiting > 0 ? kWaitingRequest : 0u) | (lc.pollers_in > 0 ? kWaitingPoll : 0u);
   uint32_t producer = (lc.writer_flag ? kWaitingRequest : 0u) | (lc.pollers_out > 0 ? kWaitingPoll : 0u);
   // A parked poll notifier wakes when the first channel raises a flag.
+  // (With futex no notifier parks: the shared count is left alone.)
   bool flagged = (consumer | producer) != 0;
-  if (flagged != lc.flagged) {
+  if (!futex_ && flagged != lc.flagged) {
     lc.flagged = flagged;
     if (flagged) interest_->raise();
     else interest_->lower();

@@ -49,6 +49,7 @@
 #include "../memsection_set.h"
 #include "../name_index.h"
 #include "../ring.h"
+#include "descriptor_table.h"
 #include "local_interest.h"
 #include "wake_word.h"
 
@@ -274,9 +275,7 @@ class FifoEngine {
   std::shared_ptr<LocalInterest> interest_ = std::make_shared<LocalInterest>();
   EngineStats stats_;
 
-  std::mutex files_mu_;  // the handle table
-  std::unordered_map<uint64_t, std::shared_ptr<OpenFile>> files_;
-  uint64_t next_handle_ = 1;
+  DescriptorTable<OpenFile> files_;
   std::mutex opens_mu_;  // open-count updates (read-modify-write of our counters)
 
 };

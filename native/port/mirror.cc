@@ -149,10 +149,8 @@ void Mirror::sync_dump(std::vector<uint8_t> &out) {
   if (side_ == 1) {
     // Our channels, offered to a side a that may have none (5.2.5).
     for (uint32_t slot = 0; slot < capacity_; slot++) {
-      const ChannelEntry &e = *entry(slot);
-      const uint32_t state = load_acquire(&e.state), generation = load_acquire(&e.generation);
-      if (state != kLive && state != kUnlinked) continue;
-      EntryRecord r = entry_record(slot, e, state, generation);
+      EntryRecord r = whole_entry_record(slot, *entry(slot));
+      if (r.state != kLive && r.state != kUnlinked) continue;
       r.flags = kEntrySync;
       encode(out, r);
     }
@@ -174,6 +172,19 @@ EntryRecord Mirror::entry_record(uint32_t slot, const ChannelEntry &e, uint32_t 
   return r;
 }
 
+EntryRecord Mirror::whole_entry_record(uint32_t slot, const ChannelEntry &e) const {
+  // Read like a seqlock: a create rewrites the fields between two stores of
+  // the state and bumps the generation, so an identity read between two
+  // equal (state, generation) pairs is whole. A state past kUnlinked (a
+  // create or sweep under way) is sent as free.
+  for (;;) {
+    const uint32_t state = load_acquire(&e.state), generation = load_acquire(&e.generation);
+    EntryRecord r = entry_record(slot, e, state > kUnlinked ? uint32_t(kFree) : state, generation);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (load_relaxed(&e.state) == state && load_relaxed(&e.generation) == generation) return r;
+  }
+}
+
 void Mirror::scan_table(std::vector<uint8_t> &out) {
   ControlHeader *h = set_.header();
   const uint64_t version = load_acquire(&h->table_version);
@@ -188,17 +199,7 @@ void Mirror::scan_table(std::vector<uint8_t> &out) {
       const EntryRecord &sent = entries_sent_[slot];
       if ((state > kUnlinked ? uint32_t(kFree) : state) == sent.state && generation == sent.generation) continue;
     }
-    // Read like a seqlock: a create rewrites the fields between two stores
-    // of the state and bumps the generation, so an identity read between
-    // two equal (state, generation) pairs is whole. A torn read is sent
-    // again by the next scan: the version moved.
-    EntryRecord r;
-    for (;;) {
-      const uint32_t state = load_acquire(&e.state), generation = load_acquire(&e.generation);
-      r = entry_record(slot, e, state > kUnlinked ? uint32_t(kFree) : state, generation);
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (load_relaxed(&e.state) == state && load_relaxed(&e.generation) == generation) break;
-    }
+    EntryRecord r = whole_entry_record(slot, e);
     if (table_known_ && same_identity(r, entries_sent_[slot])) continue;  // positions aside
     entries_sent_[slot] = r;
     if (!table_known_) r.flags = kEntrySync;

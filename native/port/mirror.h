@@ -117,6 +117,9 @@ class Mirror {
   void install(ChannelEntry &e, const EntryRecord &r, uint64_t head0, uint64_t tail0, uint64_t head1, uint64_t tail1);
   // Our ENTRY view of a slot: identity and both rings' positions.
   EntryRecord entry_record(uint32_t slot, const ChannelEntry &e, uint32_t state, uint32_t generation) const;
+  // The same, never torn by a create that rewrites the entry meanwhile
+  // (scan_table, and side b's offer in sync_dump).
+  EntryRecord whole_entry_record(uint32_t slot, const ChannelEntry &e) const;
   // The live or unlinked entry of that generation, or nullptr (a race).
   ChannelEntry *current(uint32_t slot, uint32_t generation) const;
   void pin_entry(ChannelEntry &e);

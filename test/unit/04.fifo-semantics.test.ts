@@ -221,6 +221,21 @@ describe('FIFO semantics between the two sides', function () {
       expect((await read(A, w, 10)).n).to.equal(EBADF);
     });
 
+    it('keeps many open descriptors apart, and refuses a handle once it is released (EBADF)', async () => {
+      const { A, B, ch } = fx;
+      // More descriptors than the table has stripes: neighbours share one.
+      const readers = Array.from({ length: 130 }, () => B.open(ch, O_RDONLY));
+      expect(new Set(readers).size, 'distinct handles').to.equal(130);
+      expect(B.openFiles).to.equal(130);
+      const w = A.open(ch, O_WRONLY);
+      expect(await write(A, w, Buffer.from('hello'))).to.equal(5);
+      for (const r of readers.slice(0, 129)) expect(B.release(r)).to.equal(0);
+      expect(B.openFiles).to.equal(1);
+      expect((await read(B, readers[0], 10)).n, 'a released handle').to.equal(EBADF);
+      expect(B.release(readers[0]), 'released twice').to.equal(EBADF);
+      expect((await read(B, readers[129], 100)).data.toString(), 'the one left open').to.equal('hello');
+    });
+
     it('gets EIO, not garbage, when the shared ring indices are corrupt', async () => {
       const { A, B, ch, control, ringSize } = fx;
       A.open(ch, O_WRONLY);

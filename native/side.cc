@@ -66,6 +66,11 @@ port::PortState Side::port_state() const {
 uint32_t Side::attach(SideClaim claim) {
   if (claim.side >= kSideCount) throw SideUsage("side must be 0 (a) or 1 (b)");
   require_doorbell_for(claim.notify);
+  if (port_) {
+    if (claim.notify == kNotifyDoorbell) throw SideUsage("a port side has no doorbell: use futex or poll");
+    // Its link was closed by detach (BYE); refuse before anything changes.
+    if (port_->started()) throw SideUsage("a port side attaches once: to attach again, open the set and its port anew");
+  }
   SideState &s = set().header()->side[claim.side];
   stop_engine();
   engine_.reset();
@@ -75,10 +80,7 @@ uint32_t Side::attach(SideClaim claim) {
   table_ = std::make_shared<ChannelTable>(*set_, side_);
   table_->set_epoch(epoch);
   names_ = std::make_shared<NameIndex>(*set_, table_);
-  if (port_) {
-    if (claim.notify == kNotifyDoorbell) throw SideUsage("a port side has no doorbell: use futex or poll");
-    port_->start(side_, table_);  // pins the peer's words before our engine runs
-  }
+  if (port_) port_->start(side_, table_);  // pins the peer's words before our engine runs
   reset_own_counts();  // descriptors of an earlier mount of this side are gone
   // doorbell_id before notify_mode: a peer that sees the mode finds the id.
   store_release(&s.doorbell_id, doorbell_ ? doorbell_->own_id() : 0u);

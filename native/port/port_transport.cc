@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
 
 #include "../notifier.h"
 #include "../ring.h"
@@ -58,6 +59,9 @@ PortTransport::~PortTransport() {
 }
 
 void PortTransport::start(uint32_t side, std::shared_ptr<ChannelTable> table) {
+  // A second start would assign over running (or joined) threads.
+  if (started_) throw std::logic_error("port transport started twice");
+  started_ = true;
   side_ = side;
   table_ = std::move(table);
   mirror_ = std::make_unique<Mirror>(*set_, side_, *table_);

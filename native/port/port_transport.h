@@ -52,6 +52,9 @@ class PortTransport : public std::enable_shared_from_this<PortTransport> {
   // speaks, and starts both threads for `side`, whose table is `table`.
   // Side b's table changes are forwarded to side a from then on.
   void start(uint32_t side, std::shared_ptr<ChannelTable> table);
+  // Once start() has run, the transport is spent: its threads run once, and
+  // after stop() its link is closed. A side attaches again on a new one.
+  bool started() const { return started_; }
   // Stops both threads. With `flush`, first sends what changed (our zeroed
   // counts after a detach) and BYE, so the peer sees a clean detach.
   void stop(bool flush);
@@ -84,6 +87,7 @@ class PortTransport : public std::enable_shared_from_this<PortTransport> {
   std::unique_ptr<Mirror> mirror_;
 
   std::mutex write_mu_;
+  bool started_ = false;  // set by start(), on the caller's thread only
   std::atomic<bool> stopping_{false}, flush_{false};
   std::atomic<bool> established_{false};
   std::atomic<uint64_t> session_{0};  // +1 at every establishment: the TX thread starts a sync dump

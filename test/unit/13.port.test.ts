@@ -131,8 +131,11 @@ describe('port transport: two private sets joined by a socket', function () {
     expect(await A.writeAsync(w, Buffer.from('more'))).to.equal(EPIPE);
   });
 
-  it('ends a blocked reader on side a with end of file when side b detaches, and shows b detached', async () => {
+  it('ends a blocked reader on side a with end of file when side b detaches, and shows b detached; a port side attaches only once', async () => {
     await joined();
+    const attachB = () => b.attach(SIDE_B, 'futex', process.pid, 'port-b', Date.now(), { tickMs: 60_000 });
+    const once = /a port side attaches once: to attach again, open the set and its port anew/;
+    expect(attachB, 'attached already: refused').to.throw(once);
     const ch = await channel('gone');
     const r = A.open(ch, O_RDONLY);
     const w = B.open(ch, O_WRONLY);
@@ -147,6 +150,8 @@ describe('port transport: two private sets joined by a socket', function () {
     // The counts that end the reader may cross before b's SIDE and BYE.
     await until("side a shows b detached and the port closed (b's BYE)", () => !a.sides()[SIDE_B].attached && a.portState().state === 'closed');
     expect(a.portState().lastError, 'a clean detach is no error').to.equal('');
+    expect(attachB, 'its link closed with the detach: refused, not a silent dead side').to.throw(once);
+    expect(a.sides()[SIDE_B].attached, 'still detached').to.equal(false);
   });
 
   it('survives a link that drops: bytes already across are read, then end of file; mknod on b is ENOTCONN; after it comes back, channels made meanwhile are listed and bytes flow again', async () => {

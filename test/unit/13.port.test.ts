@@ -135,7 +135,9 @@ describe('port transport: two private sets joined by a socket', function () {
     await joined();
     const attachB = () => b.attach(SIDE_B, 'futex', process.pid, 'port-b', Date.now(), { tickMs: 60_000 });
     const once = /a port side attaches once: to attach again, open the set and its port anew/;
+    const epochB = b.sides()[SIDE_B].epoch;
     expect(attachB, 'attached already: refused').to.throw(once);
+    expect(b.sides()[SIDE_B].epoch, 'refused before the side changed: the same mount').to.equal(epochB);
     const ch = await channel('gone');
     const r = A.open(ch, O_RDONLY);
     const w = B.open(ch, O_WRONLY);
@@ -151,7 +153,7 @@ describe('port transport: two private sets joined by a socket', function () {
     await until("side a shows b detached and the port closed (b's BYE)", () => !a.sides()[SIDE_B].attached && a.portState().state === 'closed');
     expect(a.portState().lastError, 'a clean detach is no error').to.equal('');
     expect(attachB, 'its link closed with the detach: refused, not a silent dead side').to.throw(once);
-    expect(a.sides()[SIDE_B].attached, 'still detached').to.equal(false);
+    expect(b.sides()[SIDE_B], "refused before the side changed: b's own copy still shows it detached, on the same mount").to.include({ attached: false, epoch: epochB });
   });
 
   it('survives a link that drops: bytes already across are read, then end of file; mknod on b is ENOTCONN; after it comes back, channels made meanwhile are listed and bytes flow again', async () => {
